@@ -1,0 +1,49 @@
+# catloc: the two commands users need are `make demo` and `make test`.
+# Both set themselves up on a fresh machine and are idempotent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.catloc-installed
+SAMPLE := catalogs/sample/catalog.csv
+MARKET ?= sa
+RUN_ID ?= demo
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup fonts sample demo test test-fast bench-clean clean-venv
+
+setup: $(STAMP) fonts
+
+# Reinstall only when the pins change. constraints.txt is the lock (pip freeze of a
+# set known to install and import together on CPU-only Linux, Python 3.11).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+# The sample catalog draws Chinese promo text: it needs a CJK font (Debian package).
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  echo "installing a CJK font (fonts-wqy-zenhei)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq fonts-wqy-zenhei >/dev/null; fi; }
+
+$(SAMPLE): catalogs/make_sample.py | setup
+	$(PY) catalogs/make_sample.py --out catalogs/sample
+
+sample: setup $(SAMPLE)
+
+demo: setup $(SAMPLE)
+	$(VENV)/bin/catloc run $(SAMPLE) --market $(MARKET) --run-id $(RUN_ID)
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+bench-clean: setup
+	$(PY) bench/clean.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,143 @@
+"""The ``catloc`` command: ``run`` a catalog overnight, ask a run's ``status``."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="catloc: localize supplier product catalogs overnight and export review sheets.")
+console = Console(stderr=True)
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _count_records(run_uri: str) -> int:
+    from catloc import storage
+    try:
+        return len(storage.list_files(storage.join(run_uri, "skus"), "*/record.json"))
+    except Exception:
+        return 0
+
+
+@app.command()
+def run(
+    catalog: str = typer.Argument(..., help="Catalog file: .csv, .parquet or .jsonl; a local path or s3:// URI."),
+    market: str = typer.Option(..., "--market", "-m", help="Market code: a file configs/markets/<code>.yaml."),
+    out: str = typer.Option("review_exports", "--out", "-o", help="Output root (local path or s3:// URI)."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: <date>-<time>-<market>)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Process only the first N SKUs (by priority); the rest are 'deferred'."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", "-n", min=1, max=16, help="Candidates per SKU (default from pipeline.yaml, 7)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Pipeline config (default: $CATLOC_CONFIG or configs/pipeline.yaml)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="SKUs processed at once (default from pipeline.yaml)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's task logs."),
+) -> None:
+    """Run the nightly pipeline on CATALOG and write the review sheets."""
+    _quiet_prefect(verbose)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from catloc import storage
+    from catloc.config import ConfigError, load_market, load_pipeline_config
+    from catloc.engines.base import EngineLoadError
+    from flows.nightly import default_run_id, nightly
+    from tasks.ingest import CatalogError, read_catalog
+
+    try:  # everything that can be wrong with the whole run is reported before it starts
+        cfg = load_pipeline_config(config)
+        mkt = load_market(market, cfg)
+        storage.configure(cfg.storage_options)
+        items, rejected = read_catalog(catalog)
+    except (ConfigError, CatalogError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    run_id = run_id or default_run_id(mkt.code)
+    run_uri = storage.join(out, run_id)
+    total = min(len(items), limit) if limit else len(items)
+    console.print(f"catloc: {len(items) + len(rejected)} catalog rows, {total} SKUs to localize for "
+                  f"{mkt.name} -> {run_uri}")
+
+    flow = nightly.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers or cfg.max_workers))
+    done = threading.Event()
+    result: dict = {}
+
+    def poll(progress: Progress, bar) -> None:
+        while not done.wait(1.0):
+            progress.update(bar, completed=min(total, _count_records(run_uri)))
+
+    with Progress(TextColumn("[bold]SKUs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        bar = progress.add_task("skus", total=total)
+        watcher = threading.Thread(target=poll, args=(progress, bar), daemon=True)
+        watcher.start()
+        try:
+            result = flow(catalog=catalog, market=market, out=out, run_id=run_id, limit=limit,
+                          candidates=candidates, config=config)
+        except (ConfigError, CatalogError, EngineLoadError) as exc:
+            done.set()
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2)
+        finally:
+            done.set()
+            watcher.join()
+        progress.update(bar, completed=total)
+    _print_summary(run_uri)
+
+
+def _print_summary(run_uri: str) -> None:
+    import pandas as pd
+
+    from catloc import storage
+    status = pd.read_parquet(storage.join(run_uri, "status.parquet"))
+    counts = status["status"].value_counts().to_dict()
+    console.print(f"\n[bold]run {status['run_id'].iloc[0] if len(status) else ''}[/bold]: "
+                  f"[green]{counts.get('done', 0)} done[/green], [red]{counts.get('failed', 0)} failed[/red], "
+                  f"[yellow]{counts.get('deferred', 0)} deferred[/yellow]")
+    bad = status[status["status"] != "done"]
+    if len(bad):
+        table = Table("sku", "status", "stage", "error", show_lines=False)
+        for row in bad.itertuples():
+            table.add_row(str(row.sku), row.status, row.stage or "", row.error or "")
+        console.print(table)
+    console.print(f"review sheet: {storage.join(run_uri, 'review.parquet')} (and review.csv)")
+    console.print(f"status:       {storage.join(run_uri, 'status.parquet')} (and status.csv)")
+    sheets = storage.list_files(run_uri, "contact_sheet-*.jpg")
+    if sheets:
+        console.print(f"contact sheet: {sheets[0]}" + (f" (+{len(sheets) - 1} pages)" if len(sheets) > 1 else ""))
+
+
+@app.command()
+def status(
+    run_id: str = typer.Argument(..., help="The run's id (its folder name under --out)."),
+    out: str = typer.Option("review_exports", "--out", "-o", help="Output root the run was written to."),
+) -> None:
+    """Show a run's done/failed/deferred counts and every SKU that is not done."""
+    from catloc import storage
+    run_uri = storage.join(out, run_id)
+    if storage.exists(storage.join(run_uri, "status.parquet")):
+        _print_summary(run_uri)
+        return
+    n = _count_records(run_uri)
+    if n or storage.exists(storage.join(run_uri, "run.json")):
+        console.print(f"run {run_id}: in progress or interrupted, {n} SKUs finished, no review sheet yet")
+        return
+    console.print(f"[red]error:[/red] no run {run_id!r} under {out}")
+    raise typer.Exit(2)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

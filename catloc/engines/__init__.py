@@ -1,0 +1,61 @@
+"""Engine registry: each kind has named back-ends, one small module each.
+
+``load_engine(kind, spec)`` builds the engine named in ``configs/pipeline.yaml`` once per
+process and returns the same object on every later call (never one per image).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from typing import Any
+
+from catloc.config import EngineSpec
+from catloc.engines.base import EngineLoadError
+
+# kind -> name -> "module:Class". The class takes the config options as keyword arguments.
+REGISTRY: dict[str, dict[str, str]] = {
+    "ocr": {
+        "rapidocr": "catloc.engines.ocr_rapidocr:RapidOCRDetector",
+    },
+    "inpaint": {
+        "opencv": "catloc.engines.inpaint_opencv:OpenCVInpainter",
+    },
+    "segment": {
+        "classical": "catloc.engines.segment_classical:ClassicalSegmenter",
+    },
+    "generate": {
+        "studio": "catloc.engines.generate_studio:StudioGenerator",
+    },
+}
+
+_cache: dict[tuple[str, str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def load_engine(kind: str, spec: EngineSpec) -> Any:
+    """The engine of ``kind`` named by ``spec``, built on first use in this process."""
+    names = REGISTRY.get(kind)
+    if names is None:
+        raise EngineLoadError(f"unknown engine kind {kind!r} (known: {', '.join(REGISTRY)})")
+    target = names.get(spec.name)
+    if target is None:
+        raise EngineLoadError(
+            f"unknown {kind} engine {spec.name!r} (available: {', '.join(sorted(names))})")
+    key = (kind, spec.name, json.dumps(spec.options, sort_keys=True, default=str))
+    with _lock:
+        if key not in _cache:
+            module_name, class_name = target.split(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            try:
+                _cache[key] = cls(**spec.options)
+            except EngineLoadError:
+                raise
+            except TypeError as exc:
+                raise EngineLoadError(f"{kind} engine {spec.name!r}: bad options: {exc}") from None
+        return _cache[key]
+
+
+def load_all(engines: dict[str, EngineSpec]) -> dict[str, Any]:
+    """Build every configured engine now, so a missing model fails before the first SKU."""
+    return {kind: load_engine(kind, spec) for kind, spec in engines.items()}

@@ -1,0 +1,97 @@
+"""What flows between stages: catalog items, per-SKU records and the export columns.
+
+The export columns are a contract with reviewers and downstream tools: they only grow.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STAGES = ("ingest", "clean", "analyse", "localize", "qc", "export")
+
+REVIEW_COLUMNS = [
+    "run_id", "sku", "market", "candidate_id", "rank", "recipe", "seed", "image",
+    "qc_pass", "qc_reasons", "product_fidelity", "residual_text", "engine",
+    "scene", "framing", "width", "height", "source_image", "cleaned_image", "title",
+    "category", "pick",
+]
+
+STATUS_COLUMNS = [
+    "run_id", "sku", "status", "stage", "error", "source_image", "cleaned_image",
+    "n_candidates", "n_passed", "seconds", "row", "title", "category", "priority",
+    "text_found", "text_removed", "text_kept", "qr_removed",
+]
+
+
+class SkuError(Exception):
+    """A SKU cannot go on: ``stage`` and a message a catalog-ops person can act on."""
+
+    def __init__(self, stage: str, message: str):
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+
+    def __reduce__(self):  # picklable across processes (Dask workers)
+        return (SkuError, (self.stage, self.message))
+
+
+@dataclass
+class CatalogItem:
+    """One valid catalog row: a SKU and where its images are."""
+
+    sku: str
+    images: list[str]
+    row: int
+    title: str = ""
+    category: str = ""
+    priority: int = 3
+
+    @property
+    def key(self) -> str:
+        return sku_key(self.sku)
+
+
+@dataclass
+class SkuRecord:
+    """The outcome of one SKU: one status row plus its candidate rows."""
+
+    sku: str
+    status: str                       # done | failed | deferred
+    stage: str = ""
+    error: str = ""
+    row: int | None = None
+    title: str = ""
+    category: str = ""
+    priority: int | None = None
+    source_image: str = ""
+    cleaned_image: str = ""
+    seconds: float = 0.0
+    clean_report: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SkuRecord":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sku_key(sku: str) -> str:
+    """A folder name for ``sku`` that can never leave the run folder.
+
+    Plain ids (``TSHIRT-001``) are kept as they are; anything else (slashes, ``..``,
+    unicode, spaces) is replaced by ``_`` and suffixed with a short hash of the original,
+    so two different SKUs never share a folder.
+    """
+    sku = str(sku)
+    cleaned = _UNSAFE.sub("_", sku).strip("._-")[:80]
+    if cleaned == sku and cleaned:
+        return cleaned
+    digest = hashlib.sha1(sku.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned or 'sku'}-{digest}"

@@ -1,0 +1,1 @@
+"""Prefect flows: the nightly run (and, later, reruns and picks)."""

@@ -1,0 +1,1 @@
+"""One module per pipeline stage: pure stage logic plus a thin Prefect ``@task``."""

@@ -1,0 +1,112 @@
+"""Stage 5, qc: score every candidate, give it pass/fail with reasons and a rank.
+
+- ``product_fidelity`` (0..1): 1 - mean absolute difference / 255 between the candidate and
+  the cleaned source inside the product mask (eroded by 1 px), at the placement the
+  generator reports. 1.0 means the product's pixels are exactly the source's.
+- ``residual_text``: text regions the OCR engine still finds *outside* the product.
+- artefacts: product cut by the frame, product touching the source photo's edge (the
+  supplier cropped it), canvas below the marketplace minimum size.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from catloc import storage
+from catloc.config import EngineSpec
+from catloc.engines import load_engine
+from catloc.engines.base import TextDetector
+
+
+def place(array: np.ndarray, offset: tuple[float, float], scale: float, size: tuple[int, int],
+          nearest: bool = False) -> np.ndarray:
+    """``array`` (source coordinates) moved to candidate coordinates of ``size`` = (W, H)."""
+    matrix = np.array([[scale, 0, offset[0]], [0, scale, offset[1]]], np.float32)
+    flags = cv2.INTER_NEAREST if nearest or scale == 1.0 else cv2.INTER_LINEAR
+    return cv2.warpAffine(array, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarray,
+                     offset: tuple[float, float], scale: float) -> tuple[float, float]:
+    """(fidelity 0..1, share of the product inside the frame) for one candidate."""
+    size = (candidate.shape[1], candidate.shape[0])
+    placed = place(mask.astype(np.uint8), offset, scale, size, nearest=True) > 0
+    inside = float(placed.sum()) / max(1.0, float(mask.sum()) * scale * scale)
+    core = cv2.erode(placed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not core.any():
+        return 0.0, inside
+    reference = place(cleaned, offset, scale, size)
+    diff = np.abs(candidate[core].astype(np.int16) - reference[core].astype(np.int16))
+    return float(1.0 - diff.mean() / 255.0), inside
+
+
+def residual_text(candidate: np.ndarray, placed_mask: np.ndarray, ocr: TextDetector, ocr_side: int,
+                  count_product_text: bool) -> list[str]:
+    """Text the OCR engine finds in the candidate outside the product (all text if
+    ``count_product_text``)."""
+    h, w = candidate.shape[:2]
+    factor = min(1.0, ocr_side / max(h, w))
+    small = cv2.resize(candidate, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA) \
+        if factor < 1 else candidate
+    small_mask = cv2.resize(placed_mask.astype(np.uint8), (small.shape[1], small.shape[0]),
+                            interpolation=cv2.INTER_NEAREST) > 0
+    found = []
+    for region in ocr.detect(small):
+        poly = np.zeros(small_mask.shape, np.uint8)
+        cv2.fillPoly(poly, [np.round(region.polygon).astype(np.int32)], 1)
+        inside = float((poly.astype(bool) & small_mask).sum()) / max(1, int(poly.sum()))
+        if count_product_text or inside < 0.5:
+            found.append(region.text)
+    return found
+
+
+def score_candidate(candidate: np.ndarray, meta: dict[str, Any], cleaned: np.ndarray, mask: np.ndarray,
+                    analysis: dict[str, Any], ocr: TextDetector, qc_cfg: dict[str, Any],
+                    policy: str) -> dict[str, Any]:
+    offset, scale = tuple(meta["offset"]), float(meta.get("scale", 1.0))
+    fidelity, inside = product_fidelity(candidate, cleaned, mask, offset, scale)
+    placed = place(mask.astype(np.uint8), offset, scale, (candidate.shape[1], candidate.shape[0]), nearest=True) > 0
+    texts = residual_text(candidate, placed, ocr, int(qc_cfg.get("ocr_side", 768)),
+                          count_product_text=policy == "remove_all")
+    reasons = []
+    min_fid = float(qc_cfg.get("min_product_fidelity", 0.995))
+    if fidelity < min_fid:
+        reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
+    if len(texts) > int(qc_cfg.get("max_residual_text", 0)):
+        shown = ", ".join(repr(t) for t in texts[:3])
+        reasons.append(f"residual text outside the product: {len(texts)} ({shown})")
+    if inside < 0.999:
+        reasons.append(f"product cut by the frame: {inside:.1%} inside")
+    min_side = int(qc_cfg.get("min_output_side", 512))
+    if min(candidate.shape[:2]) < min_side:
+        reasons.append(f"low resolution: {candidate.shape[1]}x{candidate.shape[0]} < {min_side} px")
+    warnings = []
+    if analysis.get("touches_edges"):
+        warnings.append(f"product touches the source photo edge ({', '.join(analysis['touches_edges'])}): "
+                        "it may be cropped")
+    return {"product_fidelity": round(fidelity, 5), "residual_text": len(texts),
+            "residual_strings": texts, "qc_pass": not reasons, "qc_reasons": "; ".join(reasons + warnings)}
+
+
+def rank_candidates(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rank 1 = best: passing first, then least residual text, highest fidelity, recipe order."""
+    order = sorted(range(len(scored)), key=lambda i: (not scored[i]["qc_pass"], scored[i]["residual_text"],
+                                                      -scored[i]["product_fidelity"], i))
+    for rank, i in enumerate(order, start=1):
+        scored[i]["rank"] = rank
+    return scored
+
+
+@task(name="qc", cache_policy=NO_CACHE)
+def qc_task(candidates: list[dict[str, Any]], cleaned_uri: str, analysis: dict[str, Any],
+            engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str) -> list[dict[str, Any]]:
+    """Score and rank the stored candidates of one SKU."""
+    ocr = load_engine("ocr", engines["ocr"])
+    cleaned, mask = storage.load_rgb(cleaned_uri), storage.load_mask(analysis["product_mask"])
+    scored = [{**meta, **score_candidate(storage.load_rgb(meta["image"]), meta, cleaned, mask, analysis,
+                                         ocr, qc_cfg, policy)} for meta in candidates]
+    return rank_candidates(scored)
