@@ -57,6 +57,35 @@ def detect_qr_codes(image: np.ndarray) -> list[np.ndarray]:
     return found
 
 
+def qr_plate_mask(image: np.ndarray, quad: np.ndarray, max_grow: float = 0.5, tolerance: float = 14.0) -> np.ndarray:
+    """The QR code plus its quiet zone and the plain plate it is printed on.
+
+    The detector returns the code's corners; the white quiet zone and any plate around it
+    belong to the overlay too. The mask grows out from the code one pixel ring at a time
+    while (almost) every ring pixel keeps the colour found just outside the code, so it
+    stops at the plate's edge or where it would touch the product; at most ``max_grow`` x
+    the code's side.
+    """
+    h, w = image.shape[:2]
+    code = polygon_mask((h, w), quad)
+    side = float(np.sqrt(max(1.0, code.sum())))
+    dist = cv2.distanceTransform((~code).astype(np.uint8), cv2.DIST_L2, 3)
+    first = (dist > 0) & (dist <= 2)
+    if not first.any():
+        return code
+    plate_colour = np.median(image[first].astype(np.float32), axis=0)
+    reach = 0
+    for k in range(2, int(max_grow * side) + 1):
+        ring = (dist > k - 1) & (dist <= k)
+        if not ring.any():
+            break
+        close = np.linalg.norm(image[ring].astype(np.float32) - plate_colour, axis=-1) < tolerance
+        if close.mean() < 0.97:
+            break
+        reach = k
+    return dist <= max(reach, 1)
+
+
 def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, grow_px: int = 0) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
@@ -78,7 +107,7 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     texts: list[TextRegion] = ocr.detect(image)
     qr_codes = detect_qr_codes(image) if remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
-    qr_masks = [polygon_mask(shape, q, grow_px=max(4, dilate_px)) for q in qr_codes]
+    qr_masks = [qr_plate_mask(image, q) for q in qr_codes]
 
     # 2. the product, located with every finding painted out
     everything = np.zeros(shape, bool)

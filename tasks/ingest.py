@@ -86,7 +86,7 @@ def _catalog_rows(uri: str) -> Iterable[tuple[int, dict[str, Any] | None, str]]:
         if not any(f.strip() for f in fields):
             continue
         if len(fields) > len(header):
-            yield line_no, None, f"malformed row: {len(fields)} fields, header has {len(header)}"
+            yield line_no, dict(zip(header, fields)), f"malformed row: {len(fields)} fields, header has {len(header)}"
             continue
         yield line_no, dict(zip(header, fields)), ""
 

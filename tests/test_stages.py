@@ -1,0 +1,143 @@
+"""Stage logic on small drawn photos: clean, analyse, localize, qc, export."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from catloc.config import load_market
+from catloc.engines import load_engine
+from catloc.engines.base import EngineLoadError
+from catloc.config import EngineSpec
+from catloc.records import REVIEW_COLUMNS, STATUS_COLUMNS, SkuRecord
+from tasks.analyse import analyse_product
+from tasks.clean import remove_overlay_text
+from tasks.export import export_review
+from tasks.localize import make_candidates, plan_recipes
+from tasks.qc import rank_candidates, score_candidate
+from tests.synth import supplier_photo
+
+
+def _iou(a, b):
+    return (a & b).sum() / max(1, (a | b).sum())
+
+
+@pytest.fixture(scope="module")
+def cleaned_shirt(engines):
+    image, truth, info = supplier_photo(384, qr=True)
+    result = remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"])
+    return image, truth, info, result
+
+
+def test_clean_removes_overlays_and_qr_keeps_product_text(cleaned_shirt, engines):
+    image, truth, info, result = cleaned_shirt
+    decisions = {d["text"]: d["decision"] for d in result.report["text"]}
+    assert decisions.get("SUMMER") == "kept"
+    assert decisions.get("厂家直销") == "removed"
+    assert result.report["qr_removed"] == 1
+    # nothing of the overlays is readable any more, the product text still is
+    after = {r.text for r in engines["ocr"].detect(result.cleaned)}
+    assert "SUMMER" in after and not any("厂家" in t or "39" in t for t in after)
+    # the QR code's area is now backdrop-coloured
+    x0, y0, x1, y1 = info["qr_box"]
+    assert result.cleaned[y0:y1, x0:x1].std() < 12
+
+
+def test_clean_never_touches_pixels_outside_the_mask(cleaned_shirt):
+    image, truth, _, result = cleaned_shirt
+    outside = ~result.removed_mask
+    assert np.array_equal(result.cleaned[outside], image[outside])
+    assert not (result.removed_mask & truth).sum() > 0.01 * truth.sum()  # product almost untouched
+
+
+def test_remove_all_policy_removes_product_text_too(engines):
+    image, _, _ = supplier_photo(384, overlay=False)
+    result = remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"], policy="remove_all")
+    assert [d["decision"] for d in result.report["text"]] == ["removed"]
+    with pytest.raises(ValueError, match="unknown clean policy"):
+        remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"], policy="nope")
+
+
+def test_analyse_finds_the_product(cleaned_shirt, engines):
+    _, truth, _, result = cleaned_shirt
+    mask, facts = analyse_product(result.cleaned, engines["segment"])
+    assert _iou(mask, truth) > 0.95
+    assert facts["touches_edges"] == []
+
+
+def test_analyse_fails_clearly_on_an_empty_photo(engines):
+    from catloc.records import SkuError
+    with pytest.raises(SkuError, match="no product found"):
+        analyse_product(np.full((200, 200, 3), 240, np.uint8), engines["segment"])
+
+
+def test_recipes_are_repeatable_and_varied(market):
+    a, b = plan_recipes(market, "SKU-1", 7), plan_recipes(market, "SKU-1", 7)
+    assert [r.seed for r in a] == [r.seed for r in b]
+    assert len({r.scene["id"] for r in a}) == 7
+    assert [r.seed for r in plan_recipes(market, "SKU-2", 7)] != [r.seed for r in a]
+
+
+def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market):
+    _, truth, _, result = cleaned_shirt
+    mask, _ = analyse_product(result.cleaned, engines["segment"])
+    pairs = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 6), engines["generate"])
+    assert len(pairs) == 6
+    images = [c.image for _, c in pairs]
+    assert len({im.tobytes() for im in images}) == 6  # six different backdrops/framings
+    for recipe, cand in pairs:
+        ys, xs = np.nonzero(mask)
+        ox, oy = cand.offset
+        assert np.array_equal(cand.image[ys + oy, xs + ox], result.cleaned[ys, xs])
+        assert cand.product_mask.sum() == mask.sum()
+        h, w = cand.image.shape[:2]
+        assert w / h == pytest.approx(recipe.aspect[0] / recipe.aspect[1], abs=0.01)
+        bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+        assert max(bw / w, bh / h) == pytest.approx(recipe.fill, abs=0.02)
+    # the same recipe gives the same image
+    again = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
+    assert np.array_equal(again[0][1].image, images[0])
+
+
+def test_qc_scores_fidelity_and_flags_changes(cleaned_shirt, engines, market, cfg):
+    _, _, _, result = cleaned_shirt
+    mask, facts = analyse_product(result.cleaned, engines["segment"])
+    (_, cand), = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
+    meta = {"offset": cand.offset, "scale": 1.0}
+    qc = dict(cfg.qc, min_output_side=64)
+    good = score_candidate(cand.image, meta, result.cleaned, mask, facts, engines["ocr"], qc, "keep_product_text")
+    assert good["product_fidelity"] == 1.0 and good["qc_pass"] and good["residual_text"] == 0
+    tampered = cand.image.copy()
+    tampered[cand.product_mask] = 255 - tampered[cand.product_mask]  # "the strap changed"
+    bad = score_candidate(tampered, meta, result.cleaned, mask, facts, engines["ocr"], qc, "keep_product_text")
+    assert not bad["qc_pass"] and "product changed" in bad["qc_reasons"]
+    ranked = rank_candidates([bad, good])
+    assert ranked[1]["rank"] == 1 and ranked[0]["rank"] == 2
+
+
+def test_qc_counts_text_left_on_the_backdrop(engines, cfg):
+    image, truth, _ = supplier_photo(384, product_text=None)  # overlays NOT cleaned
+    facts = {"touches_edges": []}
+    out = score_candidate(image, {"offset": (0, 0), "scale": 1.0}, image, truth, facts, engines["ocr"],
+                          dict(cfg.qc, min_output_side=64), "keep_product_text")
+    assert out["residual_text"] >= 1 and not out["qc_pass"] and "residual text" in out["qc_reasons"]
+
+
+def test_export_writes_contract_columns(tmp_path):
+    cand = {"candidate_id": "c01", "image": str(tmp_path / "skus" / "A" / "c01.png"), "rank": 1, "recipe": "r",
+            "seed": 5, "qc_pass": True, "qc_reasons": "", "product_fidelity": 1.0, "residual_text": 0}
+    from catloc import storage
+    storage.save_image(cand["image"], np.zeros((32, 32, 3), np.uint8))
+    records = [SkuRecord(sku="A", status="done", row=2, candidates=[cand]),
+               SkuRecord(sku="B", status="failed", stage="ingest", error="broken image", row=3)]
+    out = export_review(records, str(tmp_path), "run1", "sa")
+    review = pd.read_parquet(tmp_path / "review.parquet")
+    status = pd.read_csv(tmp_path / "status.csv", keep_default_na=False)
+    assert list(review.columns) == REVIEW_COLUMNS and list(status.columns) == STATUS_COLUMNS
+    assert review.loc[0, "image"] == "skus/A/c01.png" and review.loc[0, "pick"] == ""
+    assert list(status["status"]) == ["done", "failed"] and status.loc[1, "error"] == "broken image"
+    assert len(out["contact_sheets"]) == 1 and (tmp_path / "contact_sheet-001.jpg").stat().st_size > 1000
+    assert not list(tmp_path.glob(".*tmp-*"))  # no temp files left behind
+
+
+def test_unknown_engine_is_one_clear_error():
+    with pytest.raises(EngineLoadError, match="unknown ocr engine 'nope'"):
+        load_engine("ocr", EngineSpec("nope"))
