@@ -1,0 +1,35 @@
+import importlib
+
+import pytest
+import yaml
+
+from catloc.config import REPO_ROOT, ConfigError, available_markets, load_market, load_pipeline_config
+
+
+def test_shipped_markets_load():
+    assert {"sa", "us"} <= set(available_markets())
+    for code in available_markets():
+        market = load_market(code)
+        assert market.scenes and market.framing["aspect"]
+
+
+def test_bad_market_and_config_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="unknown market 'zz'"):
+        load_market("zz")
+    with pytest.raises(ConfigError, match="invalid market code"):
+        load_market("../etc")
+    (tmp_path / "p.yaml").write_text("engines: {ocr: {name: rapidocr}}\n")
+    with pytest.raises(ConfigError, match="engines.inpaint is not configured"):
+        load_pipeline_config(tmp_path / "p.yaml")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_pipeline_config(tmp_path / "missing.yaml")
+
+
+def test_prefect_yaml_entrypoints_are_flows():
+    spec = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+    assert spec["deployments"]
+    for deployment in spec["deployments"]:
+        path, name = deployment["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, name)
+        assert hasattr(flow, "deploy") and set(deployment["parameters"]) <= set(flow.parameters.properties)
