@@ -15,6 +15,7 @@ Every decision is returned in the report, so reviewers can see what was found, k
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,112 +40,217 @@ class CleanResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def detect_qr_codes(image: np.ndarray) -> list[np.ndarray]:
-    """Corner polygons (4, 2) of the QR codes OpenCV finds in an RGB image."""
+def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(kind, corners (4, 2))`` of the QR codes and barcodes OpenCV finds in an RGB image."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    found: list[tuple[str, np.ndarray]] = []
     detector = cv2.QRCodeDetector()
-    found: list[np.ndarray] = []
     try:
         ok, points = detector.detectMulti(gray)
     except cv2.error:
         ok, points = False, None
-    if ok and points is not None:
-        found.extend(np.asarray(p, np.float32).reshape(-1, 2) for p in points)
-    if not found:
+    if not ok or points is None:
         ok, points = detector.detect(gray)
-        if ok and points is not None:
-            found.append(np.asarray(points, np.float32).reshape(-1, 2))
+        points = None if points is None else [points]
+    if ok and points is not None:
+        found.extend(("qr", np.asarray(p, np.float32).reshape(-1, 2)) for p in points)
+    try:
+        ok, points = cv2.barcode.BarcodeDetector().detectMulti(gray)
+    except cv2.error:
+        ok, points = False, None
+    if ok and points is not None:
+        for p in points:
+            quad = np.asarray(p, np.float32).reshape(-1, 2)
+            if not any(_overlap(quad, q) for _, q in found):
+                found.append(("barcode", quad))
     return found
 
 
-def qr_plate_mask(image: np.ndarray, quad: np.ndarray, max_grow: float = 0.5, tolerance: float = 14.0) -> np.ndarray:
-    """The QR code plus its quiet zone and the plain plate it is printed on.
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    (ax0, ay0), (ax1, ay1) = a.min(0), a.max(0)
+    (bx0, by0), (bx1, by1) = b.min(0), b.max(0)
+    return ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1
+
+
+def qr_plate_mask(image: np.ndarray, quad: np.ndarray, max_grow: float = 0.5) -> np.ndarray:
+    """The code plus its quiet zone and the plain plate it is printed on.
 
     The detector returns the code's corners; the white quiet zone and any plate around it
-    belong to the overlay too. The mask grows out from the code one pixel ring at a time
-    while (almost) every ring pixel keeps the colour found just outside the code, so it
-    stops at the plate's edge or where it would touch the product; at most ``max_grow`` x
-    the code's side.
+    belong to the overlay too: the mask grows from the code while the colour found just
+    outside it continues (at most ``max_grow`` x the code's side).
     """
-    h, w = image.shape[:2]
-    code = polygon_mask((h, w), quad)
-    side = float(np.sqrt(max(1.0, code.sum())))
-    dist = cv2.distanceTransform((~code).astype(np.uint8), cv2.DIST_L2, 3)
-    first = (dist > 0) & (dist <= 2)
+    code = polygon_mask(image.shape[:2], quad)
+    first = _dilate(code, 2) & ~code
     if not first.any():
         return code
-    plate_colour = np.median(image[first].astype(np.float32), axis=0)
+    side = float(np.sqrt(max(1.0, code.sum())))
+    colour = np.median(image[first].astype(np.float32), axis=0)
+    return grow_plate(image, code, colour, max_px=int(max_grow * side)) | code
+
+
+def polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def backdrop_colour(image: np.ndarray, border: float = 0.03) -> np.ndarray:
+    """Median colour of the image border: the supplier's backdrop."""
+    h, w = image.shape[:2]
+    b = max(2, int(border * min(h, w)))
+    strip = np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
+                            image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
+    return np.median(strip, axis=0).astype(np.float32)
+
+
+def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: int,
+               tolerance: float = 14.0) -> np.ndarray:
+    """Grow ``seed`` ring by ring while (almost) every ring pixel has ``colour``.
+
+    Used for the banner or sticker a promo text is printed on: growth stops at the plate's
+    edge, or where it would run into the product (a different colour).
+    """
+    dist = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3)
     reach = 0
-    for k in range(2, int(max_grow * side) + 1):
+    for k in range(1, max_px + 1):
         ring = (dist > k - 1) & (dist <= k)
         if not ring.any():
             break
-        close = np.linalg.norm(image[ring].astype(np.float32) - plate_colour, axis=-1) < tolerance
+        close = np.linalg.norm(image[ring].astype(np.float32) - colour, axis=-1) < tolerance
         if close.mean() < 0.97:
             break
         reach = k
-    return dist <= max(reach, 1)
+    return dist <= reach if reach else seed.copy()
 
 
-def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, grow_px: int = 0) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
-    if grow_px > 0:
-        k = 2 * grow_px + 1
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    return mask.astype(bool)
+def stroke_mask(image: np.ndarray, region: np.ndarray, backdrop: np.ndarray, dilate_px: int) -> tuple[np.ndarray, str]:
+    """The pixels of the text inside ``region`` (a text box), dilated by about a stroke width.
+
+    When the box sits on a uniform surround, the strokes are the pixels that differ from
+    the surround's colour; if that surround is not the backdrop it is a banner or sticker
+    plate, and the whole plate goes. On a textured surround (a photo, the product) the
+    strokes cannot be told apart safely and the whole box is used.
+    Returns (mask, how) with ``how`` in ``strokes``, ``plate``, ``box``.
+    """
+    grown = _dilate(region, max(3, dilate_px))
+    ring = grown & ~region
+    colours = image[ring].astype(np.float32)
+    if len(colours) == 0 or colours.std(0).max() > 12:
+        return _dilate(region, dilate_px), "box"
+    surround = np.median(colours, axis=0)
+    ys, xs = np.nonzero(region)
+    height = int(ys.max() - ys.min() + 1)
+    if np.linalg.norm(surround - backdrop) > 20:  # a coloured banner/sticker behind the text
+        plate = grow_plate(image, grown, surround, max_px=max(8, 2 * height))
+        return _dilate(plate, dilate_px), "plate"
+    diff = np.linalg.norm(image[region].astype(np.float32) - surround, axis=-1)
+    strokes = np.zeros(region.shape, bool)
+    strokes[ys, xs] = diff > 18.0
+    if not strokes.any():
+        return _dilate(region, dilate_px), "box"
+    # stroke width from the distance transform of the strokes; dilate by it (anti-aliasing, halos)
+    width = float(cv2.distanceTransform(strokes.astype(np.uint8), cv2.DIST_L2, 3).max())
+    return _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(region, dilate_px + 2), "strokes"
+
+
+def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
+    return any(p.search(text) for p in patterns)
 
 
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpainter, segmenter: Segmenter, *,
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
-                        dilate_px: int = 4, remove_qr: bool = True) -> CleanResult:
+                        dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
+                        verify: bool = True) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
         raise ValueError(f"unknown clean policy {policy!r} (known: {', '.join(POLICIES)})")
     shape = image.shape[:2]
+    patterns = [re.compile(p, re.IGNORECASE) for p in (always_remove or [])]
 
     # 1. what is there
     texts: list[TextRegion] = ocr.detect(image)
-    qr_codes = detect_qr_codes(image) if remove_qr else []
+    codes = detect_codes(image) if remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
-    qr_masks = [qr_plate_mask(image, q) for q in qr_codes]
+    code_masks = [qr_plate_mask(image, q) for _, q in codes]
 
     # 2. the product, located with every finding painted out
     everything = np.zeros(shape, bool)
-    for m in text_masks + qr_masks:
+    for m in text_masks + code_masks:
         everything |= m
+    backdrop = backdrop_colour(image)
     painted = inpainter.inpaint(image, _dilate(everything, dilate_px)) if everything.any() else image
     product = segmenter.segment(painted)
 
-    # 3. decide
+    # 3. decide, and 4. mask what goes at stroke level
     remove = np.zeros(shape, bool)
     decisions = []
     for region, mask in zip(texts, text_masks):
-        area = max(1, int(mask.sum()))
-        inside = float((mask & product).sum()) / area
-        keep = policy == "keep_product_text" and inside >= product_text_inside
+        inside = float((mask & product).sum()) / max(1, int(mask.sum()))
+        if policy == "remove_all":
+            keep, why = False, "policy remove_all"
+        elif _matches_any(region.text, patterns):
+            keep, why = False, "promo pattern (price, contact, shop)"
+        elif inside >= product_text_inside:
+            keep, why = True, f"inside the product ({inside:.0%})"
+        else:
+            keep, why = False, f"outside the product ({inside:.0%} inside)"
+        how = ""
         if not keep:
-            remove |= mask
+            region_mask, how = stroke_mask(image, mask, backdrop, dilate_px)
+            remove |= region_mask
         decisions.append({**region.to_dict(), "inside_product": round(inside, 3),
-                          "decision": "kept" if keep else "removed"})
-    for mask in qr_masks:
-        remove |= mask
+                          "decision": "kept" if keep else "removed", "why": why, "mask": how})
+    for mask in code_masks:
+        remove |= _dilate(mask, dilate_px)
 
-    # 4. inpaint only the removed regions; everything else stays the source's pixels
-    removed_mask = _dilate(remove, dilate_px)
-    cleaned = inpainter.inpaint(image, removed_mask) if removed_mask.any() else image.copy()
-    cleaned = np.where(removed_mask[..., None], cleaned, image)
+    # 5. inpaint only the removed regions; everything else stays the source's pixels
+    cleaned = _inpaint_masked(image, remove, inpainter)
+
+    # 6. verify: text still found outside the product gets one retry with a wider mask
+    residual: list[str] = []
+    retried = False
+    if verify and remove.any():
+        leftovers = _leftover_text(cleaned, ocr, product, product_text_inside, patterns, policy)
+        if leftovers:
+            retried = True
+            for poly in leftovers:
+                remove |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px)
+            cleaned = _inpaint_masked(image, remove, inpainter)
+            residual = [r.text for r in _leftover_text(cleaned, ocr, product, product_text_inside, patterns, policy)]
+
     report = {
         "policy": policy,
         "text": decisions,
-        "qr_codes": [[[round(float(x), 1), round(float(y), 1)] for x, y in q] for q in qr_codes],
+        "codes": [{"kind": kind, "box": [[round(float(x), 1), round(float(y), 1)] for x, y in q]}
+                  for kind, q in codes],
         "text_found": len(decisions),
         "text_removed": sum(d["decision"] == "removed" for d in decisions),
         "text_kept": sum(d["decision"] == "kept" for d in decisions),
-        "qr_removed": len(qr_codes),
-        "inpainted_share": round(float(removed_mask.mean()), 5),
+        "qr_removed": len(codes),
+        "inpainted_share": round(float(remove.mean()), 5),
+        "retried": retried,
+        "residual_text": residual,
     }
-    return CleanResult(cleaned=cleaned, removed_mask=removed_mask, product_mask=product, report=report)
+    return CleanResult(cleaned=cleaned, removed_mask=remove, product_mask=product, report=report)
+
+
+def _inpaint_masked(image: np.ndarray, remove: np.ndarray, inpainter: Inpainter) -> np.ndarray:
+    if not remove.any():
+        return image.copy()
+    filled = inpainter.inpaint(image, remove)
+    return np.where(remove[..., None], filled, image)
+
+
+def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, inside_share: float,
+                   patterns: list[re.Pattern], policy: str) -> list[TextRegion]:
+    """Text found after cleaning that the policy says should be gone."""
+    out = []
+    for region in ocr.detect(cleaned):
+        mask = polygon_mask(product.shape, region.polygon)
+        inside = float((mask & product).sum()) / max(1, int(mask.sum()))
+        if policy == "remove_all" or inside < inside_share or _matches_any(region.text, patterns):
+            out.append(region)
+    return out
 
 
 def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
@@ -163,7 +269,8 @@ def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], cl
         load_engine("ocr", engines["ocr"]), load_engine("inpaint", engines["inpaint"]),
         load_engine("segment", engines["segment"]),
         policy=policy, product_text_inside=float(clean_cfg.get("product_text_inside", 0.85)),
-        dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)))
+        dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)),
+        always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)))
     cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
     storage.save_image(storage.join(sku_dir, "removed_mask.png"), result.removed_mask.astype(np.uint8) * 255)
     storage.write_json(storage.join(sku_dir, "clean.json"), result.report)

@@ -19,7 +19,20 @@ class OpenCVInpainter:
         self.radius = int(radius)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Fill ``mask``; each masked blob is inpainted in its own crop (same result as the
+        whole image, since both methods only look ``radius`` px around the hole, but far faster
+        on large photos with small overlays)."""
+        out = image.copy()
         if not mask.any():
-            return image.copy()
-        filled = cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8) * 255, self.radius, self.flag)
-        return np.where(mask[..., None], filled, image)
+            return out
+        h, w = mask.shape
+        margin = self.radius + 2
+        mask8 = mask.astype(np.uint8)
+        grown = cv2.dilate(mask8, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        for x, y, bw, bh, _ in stats[1:]:
+            ys, xs = slice(max(0, y - margin), min(h, y + bh + margin)), slice(max(0, x - margin), min(w, x + bw + margin))
+            crop_mask = mask8[ys, xs]
+            filled = cv2.inpaint(np.ascontiguousarray(image[ys, xs]), crop_mask * 255, self.radius, self.flag)
+            out[ys, xs] = np.where(crop_mask[..., None] > 0, filled, out[ys, xs])
+        return out
