@@ -23,12 +23,45 @@ def _quiet_prefect(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def _count_records(run_uri: str) -> int:
+def _progress(run_uri: str) -> dict:
     from catloc import storage
     try:
-        return len(storage.list_files(storage.join(run_uri, "skus"), "*/record.json"))
+        return storage.read_json(storage.join(run_uri, "progress.json"))
     except Exception:
-        return 0
+        return {}
+
+
+def _run_with_progress(flow, run_uri: str, total: int, **params) -> dict:
+    """Run ``flow(**params)`` in this thread while a bar follows the run's ``progress.json``."""
+    done = threading.Event()
+    started = time.time()
+
+    def poll(progress: Progress, bar) -> None:
+        while not done.wait(1.0):
+            state = _progress(run_uri)
+            if state and state.get("updated", "") and _is_fresh(state, started):
+                progress.update(bar, total=state.get("total", total), completed=state.get("finished", 0))
+
+    with Progress(TextColumn("[bold]SKUs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        bar = progress.add_task("skus", total=total)
+        watcher = threading.Thread(target=poll, args=(progress, bar), daemon=True)
+        watcher.start()
+        try:
+            result = flow(**params)
+        finally:
+            done.set()
+            watcher.join()
+        progress.update(bar, completed=progress.tasks[0].total)
+    return result
+
+
+def _is_fresh(state: dict, started: float) -> bool:
+    import datetime as dt
+    try:
+        return dt.datetime.fromisoformat(state["updated"]).timestamp() >= started - 1
+    except (KeyError, ValueError):
+        return False
 
 
 @app.command()
@@ -41,15 +74,18 @@ def run(
     candidates: Optional[int] = typer.Option(None, "--candidates", "-n", min=1, max=16, help="Candidates per SKU (default from pipeline.yaml, 7)."),
     config: Optional[str] = typer.Option(None, "--config", help="Pipeline config (default: $CATLOC_CONFIG or configs/pipeline.yaml)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="SKUs processed at once (default from pipeline.yaml)."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="HH:MM: start no SKU that would not finish by then; the rest are 'deferred'."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --deadline (IANA name, e.g. Asia/Riyadh; default: this machine's)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's task logs."),
 ) -> None:
-    """Run the nightly pipeline on CATALOG and write the review sheets."""
+    """Run the nightly pipeline on CATALOG and write the review sheets (same --run-id again: resume)."""
     _quiet_prefect(verbose)
     from prefect.task_runners import ThreadPoolTaskRunner
 
     from catloc import storage
     from catloc.config import ConfigError, load_market, load_pipeline_config
     from catloc.engines.base import EngineLoadError
+    from catloc.schedule import parse_deadline
     from flows.nightly import default_run_id, nightly
     from tasks.ingest import CatalogError, read_catalog
 
@@ -58,7 +94,9 @@ def run(
         mkt = load_market(market, cfg)
         storage.configure(cfg.storage_options)
         items, rejected = read_catalog(catalog)
-    except (ConfigError, CatalogError) as exc:
+        if deadline:
+            parse_deadline(deadline, tz)
+    except (ConfigError, CatalogError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     run_id = run_id or default_run_id(mkt.code)
@@ -67,30 +105,51 @@ def run(
     console.print(f"catloc: {len(items) + len(rejected)} catalog rows, {total} SKUs to localize for "
                   f"{mkt.name} -> {run_uri}")
 
-    flow = nightly.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers or cfg.max_workers))
-    done = threading.Event()
-    result: dict = {}
+    flow = nightly.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(workers or cfg.max_workers, 1)))
+    try:
+        _run_with_progress(flow, run_uri, total, catalog=catalog, market=market, out=out, run_id=run_id,
+                           limit=limit, candidates=candidates, config=config, deadline=deadline, tz=tz,
+                           workers=workers)
+    except (ConfigError, CatalogError, EngineLoadError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    _print_summary(run_uri)
 
-    def poll(progress: Progress, bar) -> None:
-        while not done.wait(1.0):
-            progress.update(bar, completed=min(total, _count_records(run_uri)))
 
-    with Progress(TextColumn("[bold]SKUs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
-        bar = progress.add_task("skus", total=total)
-        watcher = threading.Thread(target=poll, args=(progress, bar), daemon=True)
-        watcher.start()
-        try:
-            result = flow(catalog=catalog, market=market, out=out, run_id=run_id, limit=limit,
-                          candidates=candidates, config=config)
-        except (ConfigError, CatalogError, EngineLoadError) as exc:
-            done.set()
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2)
-        finally:
-            done.set()
-            watcher.join()
-        progress.update(bar, completed=total)
+@app.command()
+def rerun(
+    run_id: str = typer.Argument(..., help="The run to rerun SKUs of (its folder name under --out)."),
+    out: str = typer.Option("review_exports", "--out", "-o", help="Output root the run was written to."),
+    failed: bool = typer.Option(False, "--failed", help="Rerun the failed SKUs."),
+    deferred: bool = typer.Option(False, "--deferred", help="Rerun the deferred SKUs (neither flag: both)."),
+    skus: Optional[str] = typer.Option(None, "--skus", help="Comma-separated SKUs to rerun, whatever their status."),
+    stage: Optional[str] = typer.Option(None, "--stage", help="Recompute from this stage on: clean, analyse, localize or qc."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="HH:MM: start no SKU that would not finish by then."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --deadline (IANA name, default: this machine's)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="SKUs processed at once."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's task logs."),
+) -> None:
+    """Process chosen SKUs of a run again, reusing every still-valid stage output, and update its sheets."""
+    _quiet_prefect(verbose)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from catloc import storage
+    from catloc.config import ConfigError
+    from flows.rerun import RerunError
+    from flows.rerun import rerun as rerun_flow
+    from tasks.ingest import CatalogError
+
+    run_uri = storage.join(out, run_id)
+    names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
+    flow = rerun_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(workers or 2, 1)))
+    try:
+        result = _run_with_progress(flow, run_uri, len(names or []) or 1, run_id=run_id, out=out, failed=failed,
+                                    deferred=deferred, skus=names, stage=stage, deadline=deadline, tz=tz,
+                                    workers=workers)
+    except (RerunError, ConfigError, CatalogError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"reran {len(result['rerun'])} SKUs")
     _print_summary(run_uri)
 
 
@@ -127,9 +186,10 @@ def status(
     if storage.exists(storage.join(run_uri, "status.parquet")):
         _print_summary(run_uri)
         return
-    n = _count_records(run_uri)
-    if n or storage.exists(storage.join(run_uri, "run.json")):
-        console.print(f"run {run_id}: in progress or interrupted, {n} SKUs finished, no review sheet yet")
+    if storage.exists(storage.join(run_uri, "run.json")):
+        state = _progress(run_uri)
+        console.print(f"run {run_id}: in progress or interrupted, {state.get('finished', 0)} of "
+                      f"{state.get('total', '?')} SKUs finished, no review sheet yet")
         return
     console.print(f"[red]error:[/red] no run {run_id!r} under {out}")
     raise typer.Exit(2)

@@ -35,6 +35,7 @@ class PipelineConfig:
     engines: dict[str, EngineSpec]
     clean: dict[str, Any]
     qc: dict[str, Any]
+    run: dict[str, Any] = field(default_factory=dict)
 
     def engine(self, kind: str) -> EngineSpec:
         try:
@@ -102,6 +103,7 @@ def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfi
         engines=engines,
         clean=dict(data.get("clean") or {}),
         qc=dict(data.get("qc") or {}),
+        run=dict(data.get("run") or {}),
     )
 
 

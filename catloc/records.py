@@ -68,6 +68,7 @@ class SkuRecord:
     source_image: str = ""
     cleaned_image: str = ""
     seconds: float = 0.0
+    input_key: str = ""               # hash of the catalog row + config this record was made from
     clean_report: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
 

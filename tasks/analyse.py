@@ -8,6 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
+from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import Segmenter
@@ -39,8 +40,12 @@ def analyse_product(image: np.ndarray, segmenter: Segmenter) -> tuple[np.ndarray
 
 
 @task(name="analyse", cache_policy=NO_CACHE)
-def analyse_task(cleaned_uri: str, sku_dir: str, engines: dict[str, EngineSpec]) -> dict[str, Any]:
+def analyse_task(cleaned_uri: str, sku_dir: str, engines: dict[str, EngineSpec], force: bool = False) -> dict[str, Any]:
     """Segment the cleaned image; store ``product_mask.png``."""
-    mask, facts = analyse_product(storage.load_rgb(cleaned_uri), load_engine("segment", engines["segment"]))
-    mask_uri = storage.save_image(storage.join(sku_dir, "product_mask.png"), mask.astype(np.uint8) * 255)
-    return {"product_mask": mask_uri, **facts}
+    def run() -> dict[str, Any]:
+        mask, facts = analyse_product(storage.load_rgb(cleaned_uri), load_engine("segment", engines["segment"]))
+        mask_uri = storage.save_image(storage.join(sku_dir, "product_mask.png"), mask.astype(np.uint8) * 255)
+        return {"product_mask": mask_uri, **facts}
+
+    key = stage_key("analyse", [cleaned_uri], {"segment": engines["segment"]})
+    return reuse_or_run(sku_dir, "analyse", key, run, force)

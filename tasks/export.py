@@ -141,15 +141,25 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + ([line] if line else [])
 
 
-def export_review(records: list[SkuRecord], run_uri: str, run_id: str, market: str) -> dict[str, Any]:
-    """Write the review and status sheets and the contact sheet pages; return their URIs."""
+def collect_records(run_uri: str) -> list[SkuRecord]:
+    """Every SKU record of a run folder (``skus/*/record.json``, ``rejected/*.json``), in catalog order."""
+    records = []
+    for uri in storage.list_files(storage.join(run_uri, "skus"), "*/record.json") + \
+            storage.list_files(storage.join(run_uri, "rejected"), "*.json"):
+        records.append(SkuRecord.from_dict(storage.read_json(uri)))
+    return sorted(records, key=lambda r: (r.row if r.row is not None else 1 << 30, r.sku))
+
+
+def export_review(records: list[SkuRecord], run_uri: str, run_id: str, market: str,
+                  contact_sheet: bool = True) -> dict[str, Any]:
+    """Write the review and status sheets (and the contact sheet pages); return their URIs."""
     review = review_rows(records, run_id, market, run_uri)
     status = status_rows(records, run_id, run_uri)
     review_files = write_table(review, run_uri, "review")
     status_files = write_table(status, run_uri, "status")
     pages = []
     n_pages = max(1, math.ceil(len(records) / SKUS_PER_PAGE))
-    for p in range(n_pages):
+    for p in range(n_pages if contact_sheet else 0):
         chunk = records[p * SKUS_PER_PAGE:(p + 1) * SKUS_PER_PAGE]
         if not chunk:
             break
@@ -157,9 +167,10 @@ def export_review(records: list[SkuRecord], run_uri: str, run_id: str, market: s
         pages.append(storage.write_bytes(storage.join(run_uri, f"contact_sheet-{p + 1:03d}.jpg"),
                                          storage.encode_jpeg(page, quality=85)))
     return {"review": list(review_files), "status": list(status_files), "contact_sheets": pages,
-            "counts": status["status"].value_counts().to_dict()}
+            "counts": {k: int(v) for k, v in status["status"].value_counts().items()}}
 
 
 @task(name="export", cache_policy=NO_CACHE)
-def export_task(records: list[SkuRecord], run_uri: str, run_id: str, market: str) -> dict[str, Any]:
-    return export_review(records, run_uri, run_id, market)
+def export_task(run_uri: str, run_id: str, market: str, contact_sheet: bool = True) -> dict[str, Any]:
+    """Rebuild the sheets from every SKU record in the run folder (other SKUs' rows are never lost)."""
+    return export_review(collect_records(run_uri), run_uri, run_id, market, contact_sheet)

@@ -14,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
+from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
 from catloc.engines import load_engine
 from catloc.engines.base import Candidate, Generator, Recipe
@@ -48,17 +49,22 @@ def make_candidates(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe],
 
 @task(name="localize", cache_policy=NO_CACHE)
 def localize_task(cleaned_uri: str, mask_uri: str, sku: str, sku_dir: str, market: MarketProfile, n: int,
-                  engines: dict[str, EngineSpec]) -> list[dict[str, Any]]:
+                  engines: dict[str, EngineSpec], force: bool = False) -> list[dict[str, Any]]:
     """Generate and store the candidates; return one metadata dict per candidate."""
-    generator = load_engine("generate", engines["generate"])
-    pairs = make_candidates(storage.load_rgb(cleaned_uri), storage.load_mask(mask_uri),
-                            plan_recipes(market, sku, n), generator)
-    out = []
-    for recipe, cand in pairs:
-        uri = storage.save_image(storage.join(sku_dir, "candidates", f"{recipe.candidate_id}.png"), cand.image)
-        out.append({"candidate_id": recipe.candidate_id, "image": uri, "recipe": recipe.label,
-                    "scene": recipe.scene["id"], "framing": f"{recipe.placement} fill={recipe.fill:.2f}",
-                    "seed": recipe.seed, "engine": generator.name, "offset": list(cand.offset),
-                    "scale": cand.scale, "width": int(cand.image.shape[1]), "height": int(cand.image.shape[0])})
-    storage.write_json(storage.join(sku_dir, "candidates.json"), out)
-    return out
+    recipes = plan_recipes(market, sku, n)
+
+    def run() -> list[dict[str, Any]]:
+        generator = load_engine("generate", engines["generate"])
+        pairs = make_candidates(storage.load_rgb(cleaned_uri), storage.load_mask(mask_uri), recipes, generator)
+        out = []
+        for recipe, cand in pairs:
+            uri = storage.save_image(storage.join(sku_dir, "candidates", f"{recipe.candidate_id}.png"), cand.image)
+            out.append({"candidate_id": recipe.candidate_id, "image": uri, "recipe": recipe.label,
+                        "scene": recipe.scene["id"], "framing": f"{recipe.placement} fill={recipe.fill:.2f}",
+                        "seed": recipe.seed, "engine": generator.name, "offset": list(cand.offset),
+                        "scale": cand.scale, "width": int(cand.image.shape[1]), "height": int(cand.image.shape[0])})
+        storage.write_json(storage.join(sku_dir, "candidates.json"), out)
+        return out
+
+    key = stage_key("localize", [cleaned_uri, mask_uri], {"recipes": recipes, "generate": engines["generate"]})
+    return reuse_or_run(sku_dir, "localize", key, run, force)

@@ -17,6 +17,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
+from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import TextDetector
@@ -102,11 +103,18 @@ def rank_candidates(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @task(name="qc", cache_policy=NO_CACHE)
-def qc_task(candidates: list[dict[str, Any]], cleaned_uri: str, analysis: dict[str, Any],
-            engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str) -> list[dict[str, Any]]:
+def qc_task(candidates: list[dict[str, Any]], cleaned_uri: str, analysis: dict[str, Any], sku_dir: str,
+            engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str,
+            force: bool = False) -> list[dict[str, Any]]:
     """Score and rank the stored candidates of one SKU."""
-    ocr = load_engine("ocr", engines["ocr"])
-    cleaned, mask = storage.load_rgb(cleaned_uri), storage.load_mask(analysis["product_mask"])
-    scored = [{**meta, **score_candidate(storage.load_rgb(meta["image"]), meta, cleaned, mask, analysis,
-                                         ocr, qc_cfg, policy)} for meta in candidates]
-    return rank_candidates(scored)
+    def run() -> list[dict[str, Any]]:
+        ocr = load_engine("ocr", engines["ocr"])
+        cleaned, mask = storage.load_rgb(cleaned_uri), storage.load_mask(analysis["product_mask"])
+        scored = [{**meta, **score_candidate(storage.load_rgb(meta["image"]), meta, cleaned, mask, analysis,
+                                             ocr, qc_cfg, policy)} for meta in candidates]
+        return rank_candidates(scored)
+
+    inputs = [cleaned_uri, analysis["product_mask"]] + [m["image"] for m in candidates]
+    key = stage_key("qc", inputs, {"candidates": candidates, "analysis": analysis, "ocr": engines["ocr"],
+                                   "qc": qc_cfg, "policy": policy})
+    return reuse_or_run(sku_dir, "qc", key, run, force)

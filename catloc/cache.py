@@ -1,0 +1,70 @@
+"""Content-addressed reuse of stage outputs.
+
+A stage's key is a hash of its name, :data:`STAGE_VERSIONS` (bumped when a stage's code
+changes what it produces), the *bytes* of its input files and its configuration. The stage
+writes a manifest ``<sku_dir>/<stage>.manifest.json`` next to its outputs holding the key and
+the output; a later run (resume, rerun) reuses the output only when the key matches and every
+output file still exists. Changed images or config therefore recompute; unchanged work does
+not. The manifest is written last (atomically), so a stage killed half-way is never reused.
+
+The manifests live in the run folder beside the files they describe, rather than in Prefect's
+result store, so validity is checked against the files themselves.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable
+
+from catloc import storage
+
+STAGE_VERSIONS = {"clean": 2, "analyse": 1, "localize": 1, "qc": 1}
+
+
+def file_digest(uri: str) -> str:
+    return hashlib.sha256(storage.read_bytes(uri)).hexdigest()
+
+
+def stage_key(stage: str, inputs: list[str], config: Any) -> str:
+    h = hashlib.sha256(f"{stage}\x00{STAGE_VERSIONS.get(stage, 0)}\x00".encode())
+    for uri in inputs:
+        h.update(file_digest(uri).encode())
+    h.update(json.dumps(config, sort_keys=True, default=_plain).encode())
+    return h.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+        return asdict(value)
+    return str(value)
+
+
+def _uris(obj: Any) -> list[str]:
+    """Every stored-file URI mentioned in a stage output (keys ending in ``image``/``mask``)."""
+    found = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, str) and (k.endswith("image") or k.endswith("mask")):
+                found.append(v)
+            else:
+                found.extend(_uris(v))
+    elif isinstance(obj, list):
+        for v in obj:
+            found.extend(_uris(v))
+    return found
+
+
+def reuse_or_run(sku_dir: str, stage: str, key: str, run: Callable[[], Any], force: bool = False) -> Any:
+    """The stored output of ``stage`` if its key matches and its files exist, else ``run()``."""
+    manifest = storage.join(sku_dir, f"{stage}.manifest.json")
+    if not force and storage.exists(manifest):
+        try:
+            stored = storage.read_json(manifest)
+        except (ValueError, OSError):
+            stored = {}
+        if stored.get("key") == key and all(storage.exists(u) for u in _uris(stored.get("output"))):
+            return stored["output"]
+    output = run()
+    storage.write_json(manifest, {"stage": stage, "key": key, "output": output})
+    return output
