@@ -47,6 +47,7 @@ class CatalogItem:
     title: str = ""
     category: str = ""
     priority: int = 3
+    catalog_dir: str = ""             # the catalog's folder: relative refs and the local-file fence
 
     @property
     def key(self) -> str:

@@ -10,6 +10,8 @@ import io
 import json
 import os
 import posixpath
+import socket
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -141,7 +143,7 @@ def _validate(row: int, rec: dict[str, Any], base: str) -> CatalogItem:
             raise ValueError(f"sku {sku!r}: priority must be a number, got {raw_priority!r}") from None
     clean = lambda v: "" if v is None or str(v) == "nan" else str(v).strip()  # noqa: E731
     return CatalogItem(sku=sku, images=images, row=row, title=clean(rec.get("title")),
-                       category=clean(rec.get("category")), priority=priority)
+                       category=clean(rec.get("category")), priority=priority, catalog_dir=base)
 
 
 def read_catalog(uri: str) -> tuple[list[CatalogItem], list[SkuRecord]]:
@@ -177,21 +179,88 @@ def read_catalog(uri: str) -> tuple[list[CatalogItem], list[SkuRecord]]:
 
 # --------------------------------------------------------------------------- images
 
-def fetch_bytes(ref: str, max_bytes: int, timeout_s: float) -> bytes:
-    """The raw bytes of an image reference (local path, ``s3://``..., ``http(s)://``)."""
+def check_ref(ref: str, catalog_dir: str, cfg: dict[str, Any]) -> None:
+    """Refuse image references the configuration does not allow (raises :class:`SkuError`).
+
+    - the scheme must be in ``allowed_schemes`` (local paths count as ``file``);
+    - local files must lie inside the catalog's folder unless ``local_files_outside_catalog``;
+    - with ``block_private_addresses``, http(s) hosts resolving to private, loopback,
+      link-local or reserved addresses are refused.
+    """
+    scheme = ref.split("://", 1)[0].lower() if "://" in ref else "file"
+    allowed = [x.lower() for x in cfg.get("allowed_schemes", ["file", "s3", "http", "https"])]
+    if scheme not in allowed:
+        raise SkuError("ingest", f"image scheme {scheme!r} not allowed (allowed: {', '.join(allowed)}): {ref}")
+    if scheme == "file" and not cfg.get("local_files_outside_catalog", False) and catalog_dir \
+            and not storage.is_remote(catalog_dir):
+        path = os.path.realpath(ref[len("file://"):] if ref.startswith("file://") else ref)
+        root = os.path.realpath(catalog_dir)
+        if os.path.commonpath([path, root]) != root:
+            raise SkuError("ingest", f"local image outside the catalog's folder refused: {ref}")
+    if scheme in ("http", "https") and cfg.get("block_private_addresses", False):
+        _check_public_host(ref)
+
+
+def _check_public_host(url: str) -> None:
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        raise SkuError("ingest", f"cannot resolve host {host!r}: {url}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+            raise SkuError("ingest", f"image host {host} is a private address ({address}), refused: {url}")
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed only to URLs that pass the same checks."""
+
+    def __init__(self, cfg: dict[str, Any]):
+        self.cfg = cfg
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_ref(newurl, "", self.cfg)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch_bytes(ref: str, max_bytes: int, timeout_s: float, cfg: dict[str, Any] | None = None) -> bytes:
+    """The raw bytes of an image reference (local path, ``s3://``..., ``http(s)://``).
+
+    HTTP downloads are capped at ``max_bytes`` and ``timeout_s`` in total (a server that
+    trickles bytes is cut off too).
+    """
     if ref.startswith(("http://", "https://")):
+        opener = urllib.request.build_opener(_CheckedRedirects(cfg or {}))
         request = urllib.request.Request(ref, headers={"User-Agent": "catloc/0.1"})
+        started = time.monotonic()
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with opener.open(request, timeout=timeout_s) as response:
                 ctype = response.headers.get("Content-Type", "")
-                data = response.read(max_bytes + 1)
+                chunks, size = [], 0
+                while True:
+                    chunk = response.read(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise SkuError("ingest", f"image download too large: over {max_bytes} bytes at {ref}")
+                    if time.monotonic() - started > timeout_s:
+                        raise TransientFetchError(f"timed out after {timeout_s:.0f} s downloading {ref}")
+                data = b"".join(chunks)
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code == 429:
                 raise TransientFetchError(f"HTTP {exc.code} {exc.reason} for {ref}") from None
             raise SkuError("ingest", f"HTTP {exc.code} {exc.reason} for {ref}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, socket.timeout) as exc:
             reason = getattr(exc, "reason", exc)
-            raise TransientFetchError(f"cannot fetch {ref}: {reason}") from None
+            if isinstance(reason, SkuError):
+                raise reason from None
+            raise TransientFetchError(f"cannot fetch {ref}: {reason or 'timed out'}") from None
         if "text/html" in ctype.lower():
             raise SkuError("ingest", f"{ref} returned an HTML page, not an image (Content-Type {ctype})")
     else:
@@ -271,8 +340,9 @@ def fetch_source(item: CatalogItem, sku_dir: str, ingest_cfg: dict[str, Any]) ->
     problems, stored = [], []
     for i, ref in enumerate(item.images):
         try:
+            check_ref(ref, item.catalog_dir, ingest_cfg)
             data = fetch_bytes(ref, int(ingest_cfg.get("max_image_bytes", 40 << 20)),
-                               float(ingest_cfg.get("http_timeout_s", 20)))
+                               float(ingest_cfg.get("http_timeout_s", 20)), ingest_cfg)
             image = decode_image(data, ref, max_pixels=int(ingest_cfg.get("max_image_pixels", 50_000_000)),
                                  min_side=int(ingest_cfg.get("min_image_side", 64)),
                                  max_side=int(ingest_cfg.get("max_image_side", 1024)))
