@@ -17,9 +17,11 @@ from catloc.engines.base import EngineLoadError
 REGISTRY: dict[str, dict[str, str]] = {
     "ocr": {
         "rapidocr": "catloc.engines.ocr_rapidocr:RapidOCRDetector",
+        "easyocr": "catloc.engines.ocr_easyocr:EasyOCRDetector",
     },
     "inpaint": {
         "opencv": "catloc.engines.inpaint_opencv:OpenCVInpainter",
+        "diffusers": "catloc.engines.inpaint_diffusers:DiffusersInpainter",
     },
     "segment": {
         "classical": "catloc.engines.segment_classical:ClassicalSegmenter",
