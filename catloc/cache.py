@@ -40,15 +40,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".json")
+
+
 def _uris(obj: Any) -> list[str]:
-    """Every stored-file URI mentioned in a stage output (keys ending in ``image``/``mask``)."""
+    """Every stored file a stage output points to (string values naming a .png/.jpg/.json)."""
     found = []
+    if isinstance(obj, str):
+        return [obj] if obj.lower().endswith(FILE_SUFFIXES) else []
     if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(v, str) and (k.endswith("image") or k.endswith("mask")):
-                found.append(v)
-            else:
-                found.extend(_uris(v))
+        for v in obj.values():
+            found.extend(_uris(v))
     elif isinstance(obj, list):
         for v in obj:
             found.extend(_uris(v))

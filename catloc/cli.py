@@ -84,6 +84,7 @@ def run(
 
     from catloc import storage
     from catloc.config import ConfigError, load_market, load_pipeline_config
+    from catloc.engines import load_all
     from catloc.engines.base import EngineLoadError
     from catloc.schedule import parse_deadline
     from flows.nightly import default_run_id, nightly
@@ -96,7 +97,8 @@ def run(
         items, rejected = read_catalog(catalog)
         if deadline:
             parse_deadline(deadline, tz)
-    except (ConfigError, CatalogError, ValueError) as exc:
+        load_all(cfg.engines)  # a missing model is one error now, not one per SKU at 3 a.m.
+    except (ConfigError, CatalogError, EngineLoadError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     run_id = run_id or default_run_id(mkt.code)

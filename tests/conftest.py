@@ -16,6 +16,14 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server (own database) shared by the in-process flow tests."""
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
 def cfg():
     return load_pipeline_config()
 
@@ -58,3 +66,32 @@ def small_catalog(tmp_path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return folder / "catalog.csv"
+
+
+def make_catalog(folder: Path, n: int, size: int = 320) -> Path:
+    """A CSV catalog of ``n`` drawn shirts in different colours (SKU-00 ...)."""
+    rows = []
+    for i in range(n):
+        colour = ((40 + 37 * i) % 200, (90 + 53 * i) % 200, (160 + 23 * i) % 220)
+        image, _, _ = supplier_photo(size, qr=i % 2 == 0, garment=colour)
+        write_jpeg(folder / "images" / f"s{i:02d}.jpg", image)
+        rows.append({"sku": f"SKU-{i:02d}", "image": f"images/s{i:02d}.jpg", "priority": str(1 + i % 3)})
+    with open(folder / "catalog.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder / "catalog.csv"
+
+
+def copy_config(dest: Path, **run_options) -> Path:
+    """A copy of configs/ with ``run:`` options changed; returns the pipeline.yaml path."""
+    import shutil
+
+    import yaml
+
+    from catloc.config import REPO_ROOT
+    shutil.copytree(REPO_ROOT / "configs", dest)
+    data = yaml.safe_load((dest / "pipeline.yaml").read_text(encoding="utf-8"))
+    data.setdefault("run", {}).update(run_options)
+    (dest / "pipeline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return dest / "pipeline.yaml"

@@ -14,13 +14,6 @@ from catloc.records import REVIEW_COLUMNS, STATUS_COLUMNS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_nightly_flow_end_to_end(small_catalog, tmp_path, prefect_harness):
     from flows.nightly import nightly
     out = tmp_path / "exports"
