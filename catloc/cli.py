@@ -1,6 +1,7 @@
 """The ``catloc`` command: ``run`` a catalog overnight, ask a run's ``status``."""
 from __future__ import annotations
 
+import io
 import os
 import sys
 import threading
@@ -159,7 +160,7 @@ def _print_summary(run_uri: str) -> None:
     import pandas as pd
 
     from catloc import storage
-    status = pd.read_parquet(storage.join(run_uri, "status.parquet"))
+    status = pd.read_parquet(io.BytesIO(storage.read_bytes(storage.join(run_uri, "status.parquet"))))
     counts = status["status"].value_counts().to_dict()
     console.print(f"\n[bold]run {status['run_id'].iloc[0] if len(status) else ''}[/bold]: "
                   f"[green]{counts.get('done', 0)} done[/green], [red]{counts.get('failed', 0)} failed[/red], "
