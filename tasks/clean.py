@@ -124,34 +124,108 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
     return dist <= reach if reach else seed.copy()
 
 
-def stroke_mask(image: np.ndarray, region: np.ndarray, backdrop: np.ndarray, dilate_px: int) -> tuple[np.ndarray, str]:
+def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour: np.ndarray | None = None,
+               tolerance: float = 16.0, max_area_ratio: float = 5.0) -> np.ndarray | None:
+    """The plain-coloured plate a finding sits on (promo banner, sticker, QR card), or ``None``.
+
+    The plate colour is ``colour`` if given, else the colour dominating the finding's surround
+    (60%) or, for a banner cut tight around its text, its own box (40%, the rest being text).
+    It must differ from the backdrop. The plate is the region of that colour connected to the
+    finding, with everything it encloses (the text), and it must be bounded: a region that
+    runs out of a window of a few text heights around the seed, or covers more than
+    ``max_area_ratio`` x the finding, is a garment or a backdrop.
+    """
+    ys, xs = np.nonzero(seed)
+    if len(ys) == 0:
+        return None
+    height, width = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+    ring = _dilate(seed, max(3, height // 6)) & ~seed
+    if colour is not None:
+        candidates = [np.asarray(colour, np.float32)]
+    else:
+        candidates = []
+        for pixels, share in ((image[ring], 0.5), (image[seed], 0.3)):
+            dominant = _dominant_colour(pixels)
+            if dominant is not None and \
+                    (np.linalg.norm(pixels.astype(np.float32) - dominant, axis=-1) < tolerance).mean() >= share:
+                candidates.append(dominant)
+    h, w = seed.shape
+    pad_y, pad_x = 2 * height, max(2 * height, 3 * width)
+    y0, y1 = max(0, ys.min() - pad_y), min(h, ys.max() + 1 + pad_y)
+    x0, x1 = max(0, xs.min() - pad_x), min(w, xs.max() + 1 + pad_x)
+    window = image[y0:y1, x0:x1].astype(np.float32)
+    near = (ring | seed)[y0:y1, x0:x1]
+    for plate_colour in candidates:
+        if np.linalg.norm(plate_colour - backdrop) < 20:
+            continue  # that is the backdrop itself
+        similar = np.linalg.norm(window - plate_colour, axis=-1) < tolerance
+        _, labels = cv2.connectedComponents(similar.astype(np.uint8), connectivity=8)
+        touching = np.unique(labels[near & similar])
+        region = np.isin(labels, touching[touching > 0])
+        if not 0.2 * seed.sum() <= region.sum() <= max_area_ratio * seed.sum():
+            continue  # too small to be a plate, or so big it is a garment, not a sticker
+        outline = _dilate(region, 2) & ~region
+        if outline.any() and np.median(np.linalg.norm(window[outline] - plate_colour, axis=-1)) < 2 * tolerance:
+            continue  # a soft edge: shading on a garment, not a printed plate
+        region |= seed[y0:y1, x0:x1]
+        edges = [(y0 > 0, region[0]), (y1 < h, region[-1]), (x0 > 0, region[:, 0]), (x1 < w, region[:, -1])]
+        if any(interior and edge.any() for interior, edge in edges):
+            continue  # not bounded near the finding
+        plate = np.zeros_like(seed)
+        plate[y0:y1, x0:x1] = _fill_holes(region)
+        return plate
+    return None
+
+
+def _dominant_colour(pixels: np.ndarray) -> np.ndarray | None:
+    """The most frequent colour of (N, 3) pixels (mode of a 16-level quantisation, then its mean)."""
+    if len(pixels) == 0:
+        return None
+    bins = (pixels // 16).astype(np.int32)
+    codes = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    top = np.bincount(codes).argmax()
+    return pixels[codes == top].astype(np.float32).mean(axis=0)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    inv = (~mask).astype(np.uint8)
+    n, labels = cv2.connectedComponents(inv, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return mask | (~np.isin(labels, border) & (labels > 0))
+
+
+def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[np.ndarray, str]:
     """The pixels of the text inside ``region`` (a text box), dilated by about a stroke width.
 
-    When the box sits on a uniform surround, the strokes are the pixels that differ from
-    the surround's colour; if that surround is not the backdrop it is a banner or sticker
-    plate, and the whole plate goes. On a textured surround (a photo, the product) the
-    strokes cannot be told apart safely and the whole box is used.
-    Returns (mask, how) with ``how`` in ``strokes``, ``plate``, ``box``.
+    When the box sits on a uniform surround, the strokes are the pixels that differ from the
+    surround's colour; on a textured surround (the product) they are the pixels a median
+    filter wider than a stroke takes away. When that finds no clear strokes the whole box is
+    used. Returns (mask, ``strokes``, ``strokes on texture`` or ``box``).
     """
     grown = _dilate(region, max(3, dilate_px))
     ring = grown & ~region
     colours = image[ring].astype(np.float32)
-    if len(colours) == 0 or colours.std(0).max() > 12:
-        return _dilate(region, dilate_px), "box"
-    surround = np.median(colours, axis=0)
     ys, xs = np.nonzero(region)
-    height = int(ys.max() - ys.min() + 1)
-    if np.linalg.norm(surround - backdrop) > 20:  # a coloured banner/sticker behind the text
-        plate = grow_plate(image, grown, surround, max_px=max(8, 2 * height))
-        return _dilate(plate, dilate_px), "plate"
-    diff = np.linalg.norm(image[region].astype(np.float32) - surround, axis=-1)
     strokes = np.zeros(region.shape, bool)
-    strokes[ys, xs] = diff > 18.0
+    how = "strokes"
+    if len(colours) and colours.std(0).max() <= 12:  # uniform surround: strokes differ from its colour
+        diff = np.linalg.norm(image[region].astype(np.float32) - np.median(colours, axis=0), axis=-1)
+        strokes[ys, xs] = diff > 18.0
+    else:  # textured surround (the product): strokes are what a median wider than a stroke removes
+        height = int(ys.max() - ys.min() + 1)
+        k = min(31, max(7, (height // 2) | 1))
+        y0, y1, x0, x1 = max(0, ys.min() - k), ys.max() + k + 1, max(0, xs.min() - k), xs.max() + k + 1
+        crop = image[y0:y1, x0:x1]
+        diff = np.linalg.norm(crop.astype(np.float32) - cv2.medianBlur(crop, k).astype(np.float32), axis=-1)
+        strokes[y0:y1, x0:x1] = (diff > 24.0) & region[y0:y1, x0:x1]
+        how = "strokes on texture"
+        if strokes.sum() > 0.6 * region.sum():
+            return _dilate(region, dilate_px), "box"
     if not strokes.any():
         return _dilate(region, dilate_px), "box"
     # stroke width from the distance transform of the strokes; dilate by it (anti-aliasing, halos)
     width = float(cv2.distanceTransform(strokes.astype(np.uint8), cv2.DIST_L2, 3).max())
-    return _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(region, dilate_px + 2), "strokes"
+    return _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(region, dilate_px + 2), how
 
 
 def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
@@ -161,43 +235,55 @@ def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpainter, segmenter: Segmenter, *,
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
                         dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
-                        verify: bool = True) -> CleanResult:
+                        verify: bool = True, protect_below_score: float = 0.8) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
         raise ValueError(f"unknown clean policy {policy!r} (known: {', '.join(POLICIES)})")
     shape = image.shape[:2]
     patterns = [re.compile(p, re.IGNORECASE) for p in (always_remove or [])]
 
-    # 1. what is there
+    # 1. what is there: text, codes, and the plates (banners, stickers, cards) they sit on
+    backdrop = backdrop_colour(image)
     texts: list[TextRegion] = ocr.detect(image)
     codes = detect_codes(image) if remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
-    code_masks = [qr_plate_mask(image, q) for _, q in codes]
+    plates = [find_plate(image, m, backdrop) for m in text_masks]
+    code_masks = []
+    for _, quad in codes:
+        code = qr_plate_mask(image, quad)
+        quiet = _dilate(polygon_mask(shape, quad), 2) & ~polygon_mask(shape, quad)
+        card = find_plate(image, code, backdrop, colour=np.median(image[quiet].astype(np.float32), axis=0))
+        code_masks.append(code if card is None else code | card)
 
-    # 2. the product, located with every finding painted out
+    # 2. the product, located with every finding (and its plate) painted out
     everything = np.zeros(shape, bool)
-    for m in text_masks + code_masks:
+    for m in text_masks + code_masks + [p for p in plates if p is not None]:
         everything |= m
-    backdrop = backdrop_colour(image)
     painted = inpainter.inpaint(image, _dilate(everything, dilate_px)) if everything.any() else image
     product = segmenter.segment(painted)
 
-    # 3. decide, and 4. mask what goes at stroke level
+    # 3. decide, and 4. mask what goes: the plate, else the strokes
     remove = np.zeros(shape, bool)
     decisions = []
-    for region, mask in zip(texts, text_masks):
+    for region, mask, plate in zip(texts, text_masks, plates):
         inside = float((mask & product).sum()) / max(1, int(mask.sum()))
+        promo = _matches_any(region.text, patterns)
         if policy == "remove_all":
             keep, why = False, "policy remove_all"
-        elif _matches_any(region.text, patterns):
+        elif promo:
             keep, why = False, "promo pattern (price, contact, shop)"
         elif inside >= product_text_inside:
             keep, why = True, f"inside the product ({inside:.0%})"
+        elif region.score < protect_below_score and inside >= 0.15:
+            keep, why = True, f"unsure reading ({region.score:.2f}) over the product ({inside:.0%}): not touched"
         else:
             keep, why = False, f"outside the product ({inside:.0%} inside)"
         how = ""
         if not keep:
-            region_mask, how = stroke_mask(image, mask, backdrop, dilate_px)
+            if plate is not None:
+                region_mask, how = _dilate(plate, dilate_px), "plate"
+            else:
+                region_mask, how = stroke_mask(image, mask, dilate_px)
             remove |= region_mask
         decisions.append({**region.to_dict(), "inside_product": round(inside, 3),
                           "decision": "kept" if keep else "removed", "why": why, "mask": how})
@@ -211,13 +297,13 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     residual: list[str] = []
     retried = False
     if verify and remove.any():
-        leftovers = _leftover_text(cleaned, ocr, product, product_text_inside, patterns, policy)
+        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy)
         if leftovers:
             retried = True
-            for poly in leftovers:
-                remove |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px)
+            for poly in leftovers:  # a wider mask, but never over the product
+                remove |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px) & ~product
             cleaned = _inpaint_masked(image, remove, inpainter)
-            residual = [r.text for r in _leftover_text(cleaned, ocr, product, product_text_inside, patterns, policy)]
+            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy)]
 
     report = {
         "policy": policy,
@@ -242,14 +328,14 @@ def _inpaint_masked(image: np.ndarray, remove: np.ndarray, inpainter: Inpainter)
     return np.where(remove[..., None], filled, image)
 
 
-def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, inside_share: float,
+def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray,
                    patterns: list[re.Pattern], policy: str) -> list[TextRegion]:
-    """Text found after cleaning that the policy says should be gone."""
+    """Text found after cleaning that should be gone: mostly outside the product, or promo."""
     out = []
     for region in ocr.detect(cleaned):
         mask = polygon_mask(product.shape, region.polygon)
         inside = float((mask & product).sum()) / max(1, int(mask.sum()))
-        if policy == "remove_all" or inside < inside_share or _matches_any(region.text, patterns):
+        if policy == "remove_all" or inside < 0.5 or _matches_any(region.text, patterns):
             out.append(region)
     return out
 
@@ -274,7 +360,8 @@ def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], cl
             load_engine("segment", engines["segment"]),
             policy=policy, product_text_inside=float(clean_cfg.get("product_text_inside", 0.85)),
             dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)),
-            always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)))
+            always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)),
+            protect_below_score=float(clean_cfg.get("protect_below_score", 0.8)))
         cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
         mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),
                                       result.removed_mask.astype(np.uint8) * 255)
