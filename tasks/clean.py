@@ -228,6 +228,29 @@ def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[
     return _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(region, dilate_px + 2), how
 
 
+def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats: int = 3) -> set[int]:
+    """Indices of text regions that belong to a tiled watermark.
+
+    A tiled watermark repeats one string across the photo, so OCR reads overlapping pieces
+    of it several times. Regions sharing a 2-character piece with at least ``min_repeats - 1``
+    others form a group; a group is a watermark when at least one of its members lies on the
+    backdrop (a monogram printed only on the product is left alone).
+    """
+    def pieces(text: str) -> set[str]:
+        t = re.sub(r"\s+", "", text)
+        return {t[i:i + 2] for i in range(len(t) - 1)}
+
+    grams = [pieces(t.text) for t in texts]
+    tiled: set[int] = set()
+    for i, gi in enumerate(grams):
+        if not gi:
+            continue
+        group = [j for j, gj in enumerate(grams) if gi & gj]
+        if len(group) >= min_repeats and any(insides[j] < 0.5 for j in group):
+            tiled.update(group)
+    return tiled
+
+
 def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
     return any(p.search(text) for p in patterns)
 
@@ -235,7 +258,8 @@ def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpainter, segmenter: Segmenter, *,
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
                         dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
-                        verify: bool = True, protect_below_score: float = 0.8) -> CleanResult:
+                        verify: bool = True, protect_below_score: float = 0.8,
+                        verify_side: int = 768) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
         raise ValueError(f"unknown clean policy {policy!r} (known: {', '.join(POLICIES)})")
@@ -259,17 +283,20 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     everything = np.zeros(shape, bool)
     for m in text_masks + code_masks + [p for p in plates if p is not None]:
         everything |= m
-    painted = inpainter.inpaint(image, _dilate(everything, dilate_px)) if everything.any() else image
-    product = segmenter.segment(painted)
+    product = _segment_painted(image, _dilate(everything, dilate_px), inpainter, segmenter)
 
     # 3. decide, and 4. mask what goes: the plate, else the strokes
     remove = np.zeros(shape, bool)
     decisions = []
-    for region, mask, plate in zip(texts, text_masks, plates):
-        inside = float((mask & product).sum()) / max(1, int(mask.sum()))
-        promo = _matches_any(region.text, patterns)
+    insides = [float((m & product).sum()) / max(1, int(m.sum())) for m in text_masks]
+    tiled = tiled_watermarks(texts, insides)
+    for i, (region, mask, plate) in enumerate(zip(texts, text_masks, plates)):
+        inside = insides[i]
+        promo = _matches_any(region.text, patterns) or i in tiled
         if policy == "remove_all":
             keep, why = False, "policy remove_all"
+        elif i in tiled:
+            keep, why = False, "tiled watermark (repeated across the photo)"
         elif promo:
             keep, why = False, "promo pattern (price, contact, shop)"
         elif inside >= product_text_inside:
@@ -297,13 +324,15 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     residual: list[str] = []
     retried = False
     if verify and remove.any():
-        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy)
+        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, verify_side)
         if leftovers:
             retried = True
+            wider = np.zeros(shape, bool)
             for poly in leftovers:  # a wider mask, but never over the product
-                remove |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px) & ~product
-            cleaned = _inpaint_masked(image, remove, inpainter)
-            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy)]
+                wider |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px) & ~product
+            cleaned = _inpaint_masked(cleaned, wider, inpainter)
+            remove |= wider
+            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy, verify_side)]
 
     report = {
         "policy": policy,
@@ -328,11 +357,35 @@ def _inpaint_masked(image: np.ndarray, remove: np.ndarray, inpainter: Inpainter)
     return np.where(remove[..., None], filled, image)
 
 
+def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpainter,
+                     segmenter: Segmenter, side: int = 512) -> np.ndarray:
+    """The product mask of ``image`` with ``painted_out`` filled in, worked out at ``side`` px
+    (the mask only judges what lies on the product; the analyse stage makes the exact one)."""
+    h, w = painted_out.shape
+    scale = min(1.0, side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small_out = cv2.resize(painted_out.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0 \
+        if scale < 1 else painted_out
+    if small_out.any():
+        small = inpainter.inpaint(small, _dilate(small_out, 1))
+    mask = segmenter.segment(small)
+    if scale == 1.0:
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray,
-                   patterns: list[re.Pattern], policy: str) -> list[TextRegion]:
-    """Text found after cleaning that should be gone: mostly outside the product, or promo."""
+                   patterns: list[re.Pattern], policy: str, side: int) -> list[TextRegion]:
+    """Text found after cleaning (OCR at ``side`` px) that should be gone: mostly outside the
+    product, or promo. Polygons are returned in full-size coordinates."""
+    h, w = cleaned.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    small = cv2.resize(cleaned, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
+        if scale < 1 else cleaned
     out = []
-    for region in ocr.detect(cleaned):
+    for region in ocr.detect(small):
+        region.polygon = region.polygon / scale
         mask = polygon_mask(product.shape, region.polygon)
         inside = float((mask & product).sum()) / max(1, int(mask.sum()))
         if policy == "remove_all" or inside < 0.5 or _matches_any(region.text, patterns):
@@ -341,10 +394,19 @@ def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray,
 
 
 def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
-    if px <= 0 or not mask.any():
+    """``mask`` grown by ``px`` pixels (elliptic), computed on its bounding box only."""
+    if px <= 0:
         return mask
+    mask8 = mask.astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(mask8)
+    if w == 0 or h == 0:
+        return mask.copy()
+    y0, y1 = max(0, y - px), min(mask.shape[0], y + h + px)
+    x0, x1 = max(0, x - px), min(mask.shape[1], x + w + px)
     k = 2 * px + 1
-    return cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    out = np.zeros(mask.shape, bool)
+    out[y0:y1, x0:x1] = cv2.dilate(mask8[y0:y1, x0:x1], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    return out
 
 
 @task(name="clean", cache_policy=NO_CACHE)
@@ -361,7 +423,8 @@ def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], cl
             policy=policy, product_text_inside=float(clean_cfg.get("product_text_inside", 0.85)),
             dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)),
             always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)),
-            protect_below_score=float(clean_cfg.get("protect_below_score", 0.8)))
+            protect_below_score=float(clean_cfg.get("protect_below_score", 0.8)),
+            verify_side=int(clean_cfg.get("verify_side", 768)))
         cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
         mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),
                                       result.removed_mask.astype(np.uint8) * 255)
