@@ -232,13 +232,14 @@ def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats:
     """Indices of text regions that belong to a tiled watermark.
 
     A tiled watermark repeats one string across the photo, so OCR reads overlapping pieces
-    of it several times. Regions sharing a 2-character piece with at least ``min_repeats - 1``
-    others form a group; a group is a watermark when at least one of its members lies on the
+    of it several times. Regions sharing a piece (2 CJK or 3 Latin characters) with at least
+    ``min_repeats - 1`` others form a group; a group is a watermark when at least one of its members lies on the
     backdrop (a monogram printed only on the product is left alone).
     """
-    def pieces(text: str) -> set[str]:
-        t = re.sub(r"\s+", "", text)
-        return {t[i:i + 2] for i in range(len(t) - 1)}
+    def pieces(text: str) -> set[str]:  # CJK pairs; Latin/digit triples (so "1988" != "8888")
+        t = re.sub(r"\s+", "", text).lower()
+        pairs = {t[i:i + 2] for i in range(len(t) - 1) if not t[i:i + 2].isascii()}
+        return pairs | {t[i:i + 3] for i in range(len(t) - 2) if t[i:i + 3].isascii()}
 
     grams = [pieces(t.text) for t in texts]
     tiled: set[int] = set()

@@ -141,3 +141,15 @@ def test_export_writes_contract_columns(tmp_path):
 def test_unknown_engine_is_one_clear_error():
     with pytest.raises(EngineLoadError, match="unknown ocr engine 'nope'"):
         load_engine("ocr", EngineSpec("nope"))
+
+
+def test_tiled_watermarks_are_grouped_by_repeats():
+    from catloc.engines.base import TextRegion
+    from tasks.clean import tiled_watermarks
+    box = np.zeros((4, 2), np.float32)
+    texts = [TextRegion(box, t, 0.9) for t in
+             ("店铺水印", "十三行店铺水", "铺水印十三", "SUMMER 1988", "shop8888", "shop888")]
+    insides = [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    assert tiled_watermarks(texts, insides) == {0, 1, 2}  # the one on the product goes too
+    assert tiled_watermarks(texts, [1.0] * 6) == set()     # a print repeated only on the product stays
+    assert 3 not in tiled_watermarks(texts + [TextRegion(box, "shop8888 x", 0.9)], insides + [0.0])
