@@ -55,24 +55,30 @@ def relative_to(uri: str, base: str) -> str:
     return uri[len(base) + 1:] if uri.startswith(base + "/") else uri
 
 
-def _fs(uri: str):
+def filesystem(uri: str):
+    """The fsspec filesystem for ``uri`` and the path within it."""
     fs, path = fsspec.core.url_to_fs(str(uri))
     return fs, path
 
 
 def exists(uri: str) -> bool:
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     return fs.exists(path)
 
 
+def remove(uri: str) -> None:
+    fs, path = filesystem(uri)
+    fs.rm(path)
+
+
 def read_bytes(uri: str) -> bytes:
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     return fs.cat_file(path)
 
 
 def write_bytes(uri: str, data: bytes) -> str:
     """Write ``data`` to ``uri`` atomically; returns ``uri``."""
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     if isinstance(fs, LocalFileSystem):
         folder = os.path.dirname(path) or "."
         os.makedirs(folder, exist_ok=True)
@@ -141,7 +147,7 @@ def load_mask(uri: str) -> np.ndarray:
 
 def list_files(uri: str, pattern: str) -> list[str]:
     """URIs under ``uri`` matching the glob ``pattern`` (e.g. ``skus/*/record.json``)."""
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     found = sorted(fs.glob(posixpath.join(path, pattern) if not isinstance(fs, LocalFileSystem)
                            else os.path.join(path, pattern)))
     if isinstance(fs, LocalFileSystem):

@@ -74,8 +74,7 @@ def save_rejected(run_uri: str, rejected: list[SkuRecord]) -> None:
     """Replace the run's rejected catalog rows with this reading of the catalog."""
     folder = storage.join(run_uri, "rejected")
     for uri in storage.list_files(folder, "*.json"):
-        fs, path = storage._fs(uri)
-        fs.rm(path)
+        storage.remove(uri)
     for record in rejected:
         storage.write_json(storage.join(folder, f"row-{record.row}.json"), record.to_dict())
 

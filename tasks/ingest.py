@@ -265,7 +265,7 @@ def fetch_bytes(ref: str, max_bytes: int, timeout_s: float, cfg: dict[str, Any] 
             raise SkuError("ingest", f"{ref} returned an HTML page, not an image (Content-Type {ctype})")
     else:
         try:
-            fs, path = storage._fs(ref)
+            fs, path = storage.filesystem(ref)
             size = fs.size(path)
             if size is not None and size > max_bytes:
                 raise SkuError("ingest", f"image file too large: {size} bytes (limit {max_bytes}) at {ref}")
