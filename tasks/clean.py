@@ -291,6 +291,19 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     decisions = []
     insides = [float((m & product).sum()) / max(1, int(m.sum())) for m in text_masks]
     tiled = tiled_watermarks(texts, insides)
+    unsure = [i for i, t in enumerate(texts)
+              if t.score < protect_below_score and not _matches_any(t.text, patterns) and i not in tiled]
+    if unsure:
+        # an unsure reading may be the product itself (OCR "reading" a print or a shape): judge it
+        # against the product's main body located with that reading left in place
+        kept_in = np.zeros(shape, bool)
+        for i in unsure:
+            kept_in |= text_masks[i] if plates[i] is None else (text_masks[i] | plates[i])
+        body = _largest_component(_segment_painted(image, _dilate(everything & ~kept_in, dilate_px),
+                                                   inpainter, segmenter))
+        for i in unsure:
+            insides[i] = max(insides[i], float((text_masks[i] & body).sum()) / max(1, int(text_masks[i].sum())))
+            plates[i] = None  # never take a whole region away on an unsure reading
     for i, (region, mask, plate) in enumerate(zip(texts, text_masks, plates)):
         inside = insides[i]
         promo = _matches_any(region.text, patterns) or i in tiled
@@ -356,6 +369,13 @@ def _inpaint_masked(image: np.ndarray, remove: np.ndarray, inpainter: Inpainter)
         return image.copy()
     filled = inpainter.inpaint(image, remove)
     return np.where(remove[..., None], filled, image)
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask.astype(bool)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
 def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpainter,

@@ -153,3 +153,23 @@ def test_tiled_watermarks_are_grouped_by_repeats():
     assert tiled_watermarks(texts, insides) == {0, 1, 2}  # the one on the product goes too
     assert tiled_watermarks(texts, [1.0] * 6) == set()     # a print repeated only on the product stays
     assert 3 not in tiled_watermarks(texts + [TextRegion(box, "shop8888 x", 0.9)], insides + [0.0])
+
+
+def test_an_unsure_reading_over_the_product_never_erases_it(engines):
+    """OCR sometimes 'reads' a plain garment as a character with a box over all of it."""
+    from catloc.engines.base import TextRegion
+    from tasks.clean import remove_overlay_text
+    image, truth, _ = supplier_photo(320, overlay=False, product_text=None, garment=(150, 40, 60))
+    ys, xs = np.nonzero(truth)
+    box = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.max(), ys.max()], [xs.min(), ys.max()]],
+                   np.float32)
+
+    class Hallucinating:
+        name = "fake"
+
+        def detect(self, img):
+            return [TextRegion(box, "1", 0.55)]
+
+    result = remove_overlay_text(image, Hallucinating(), engines["inpaint"], engines["segment"], verify=False)
+    assert result.report["text"][0]["decision"] == "kept"
+    assert np.array_equal(result.cleaned, image)
