@@ -71,6 +71,15 @@ def remove(uri: str) -> None:
     fs.rm(path)
 
 
+def sweep_temp_files(uri: str) -> int:
+    """Delete temporary files a killed writer left under ``uri`` (``.<name>.tmp-<id>``); returns
+    how many. Their real names were never written half-way: only the temporaries are partial."""
+    stale = list_files(uri, "**/.*.tmp-*")
+    for path in stale:
+        remove(path)
+    return len(stale)
+
+
 def read_bytes(uri: str) -> bytes:
     fs, path = filesystem(uri)
     return fs.cat_file(path)

@@ -51,6 +51,7 @@ def nightly(catalog: str, market: str, out: str = "review_exports", run_id: str 
                          prior_s=float(cfg.run.get("deadline_prior_s", 60)))
     run_id = run_id or default_run_id(mkt.code)
     run_uri = storage.join(str(out), run_id)
+    storage.sweep_temp_files(run_uri)  # what a killed run may have left half-written
     n_candidates = int(candidates or cfg.candidates_per_sku)
     storage.write_json(storage.join(run_uri, "run.json"), {
         "run_id": run_id, "catalog": str(catalog), "market": mkt.code, "out": str(out), "limit": limit,

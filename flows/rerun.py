@@ -56,6 +56,7 @@ def rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferr
     if stage is not None and stage not in STAGES[1:-1]:
         raise RerunError(f"--stage must be one of {', '.join(STAGES[1:-1])}, got {stage!r}")
     info = storage.read_json(manifest)
+    storage.sweep_temp_files(run_uri)  # what a killed run may have left half-written
     cfg = load_pipeline_config(info.get("config"))
     mkt = load_market(info["market"], cfg)
     storage.configure(cfg.storage_options)
