@@ -147,15 +147,15 @@ def run_skus(items: list[CatalogItem], *, run_uri: str, run_id: str, market: Mar
         record = future.result()
         finished.append(record)
         budget.observe(record.seconds)
+        if time.monotonic() - last_export >= export_every and queue:  # the sheet first, then the count
+            export_task(run_uri, run_id, market.code, contact_sheet=False)
+            last_export = time.monotonic()
         storage.write_json(storage.join(run_uri, "progress.json"), {
             "total": total, "finished": len(finished), "done": sum(r.status == "done" for r in finished),
             "failed": sum(r.status == "failed" for r in finished), "skus_per_hour": round(budget.skus_per_hour(), 1),
             "expected_sku_s": round(budget.expected_sku_s(), 1),
             "deadline": budget.deadline.isoformat() if budget.deadline else None,
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-        if time.monotonic() - last_export >= export_every and queue:
-            export_task(run_uri, run_id, market.code, contact_sheet=False)
-            last_export = time.monotonic()
     if queue and logger is not None:
         logger.warning("deadline: %d SKUs not started (expected %.0f s per SKU, %.0f s left)", len(queue),
                        budget.expected_sku_s(), budget.seconds_left() or 0)

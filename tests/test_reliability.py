@@ -93,8 +93,10 @@ def test_kill_9_mid_run_then_resume_gives_the_same_sheets(tmp_path):
     _files_are_whole(run)
     partial = pd.read_parquet(run / "status.parquet")  # a usable partial sheet
     assert len(partial) == 6 and set(partial["status"]) <= {"done", "failed", "deferred"}
-    assert (partial["status"] == "done").sum() >= 2 and (partial["status"] == "deferred").sum() >= 1
-    done_before = set(partial.loc[partial["status"] == "done", "sku"])
+    assert (partial["status"] == "done").sum() >= 1 and (partial["status"] == "deferred").sum() >= 1
+    records = {p.parent.name: json.loads(p.read_text()) for p in (run / "skus").glob("*/record.json")}
+    done_before = {sku for sku, rec in records.items() if rec["status"] == "done"}
+    assert len(done_before) >= 2
     stamps = {sku: (run / "skus" / sku / "record.json").stat().st_mtime_ns for sku in done_before}
 
     cmd, kw = _catloc(["run", *common, "--run-id", "killed"], tmp_path / "ph2")
