@@ -42,6 +42,8 @@ import numpy as np
 import qrcode
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from catloc import storage  # atomic writes (temporary name, then rename)
+
 DESIGN = 1024  # every coordinate below is in a 1024 x 1024 design space, scaled to --size
 JPEG_QUALITY = 90
 BROKEN_BYTES = 600  # BROKEN-099.jpg keeps only this many bytes of a real JPEG
@@ -1477,19 +1479,6 @@ def jpeg_bytes(im: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(target: pathlib.Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def make_catalog(out_dir: pathlib.Path, size: int = 1024) -> pathlib.Path:
     """Write the sample catalog (CSV + images) under ``out_dir``; return the CSV's path."""
     if size < 64:
@@ -1506,7 +1495,7 @@ def make_catalog(out_dir: pathlib.Path, size: int = 1024) -> pathlib.Path:
             data = jpeg_bytes(im)
             if item is BROKEN:
                 data = data[:BROKEN_BYTES]
-            _atomic_write(images / shot.name, data)
+            storage.write_bytes(str(images / shot.name), data)
             refs.append(f"images/{shot.name}")
         rows.append({"sku": item.sku, "title": item.title, "category": item.category,
                      "image": "|".join(refs), "priority": str(item.priority)})
@@ -1517,7 +1506,7 @@ def make_catalog(out_dir: pathlib.Path, size: int = 1024) -> pathlib.Path:
     writer.writeheader()
     writer.writerows(rows)
     csv_path = out_dir / "catalog.csv"
-    _atomic_write(csv_path, buf.getvalue().encode("utf-8"))
+    storage.write_bytes(str(csv_path), buf.getvalue().encode("utf-8"))
     return csv_path
 
 
