@@ -142,7 +142,14 @@ def rerun(
     from flows.rerun import rerun as rerun_flow
     from tasks.ingest import CatalogError
 
+    from catloc.records import STAGES
+    if stage is not None and stage not in STAGES[1:-1]:
+        console.print(f"[red]error:[/red] --stage must be one of {', '.join(STAGES[1:-1])}, got {stage!r}")
+        raise typer.Exit(2)
     run_uri = storage.join(out, run_id)
+    if not storage.exists(storage.join(run_uri, "run.json")):
+        console.print(f"[red]error:[/red] no run {run_id!r} under {out}")
+        raise typer.Exit(2)
     names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
     flow = rerun_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(workers or 2, 1)))
     try:

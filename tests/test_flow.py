@@ -78,6 +78,10 @@ def test_cli_run_and_status(small_catalog, tmp_path):
     assert "BROKEN-3" in proc.stderr and "review.parquet" in proc.stderr
     proc = _cli("status", "cli1", "--out", str(out), home=tmp_path / "ph")
     assert proc.returncode == 0 and "2 done" in proc.stderr
+    proc = _cli("rerun", "cli1", "--out", str(out), "--failed", home=tmp_path / "ph")
+    assert proc.returncode == 0 and "reran 1 SKUs" in proc.stderr and "2 done" in proc.stderr
+    proc = _cli("rerun", "cli1", "--out", str(out), "--stage", "paint", home=tmp_path / "ph")
+    assert proc.returncode == 2 and "--stage must be one of" in proc.stderr
     proc = _cli("status", "nope", "--out", str(out), home=tmp_path / "ph")
     assert proc.returncode == 2 and "no run 'nope'" in proc.stderr
     proc = _cli("run", str(small_catalog), "--market", "xx", "--out", str(out), home=tmp_path / "ph")
