@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from catloc import storage
 
-STAGE_VERSIONS = {"clean": 5, "analyse": 1, "localize": 1, "qc": 1}
+STAGE_VERSIONS = {"clean": 6, "analyse": 1, "localize": 1, "qc": 1}
 
 
 def file_digest(uri: str) -> str:
