@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, is_dataclass
 from typing import Any, Callable
 
 from catloc import storage
@@ -29,15 +30,15 @@ def stage_key(stage: str, inputs: list[str], config: Any) -> str:
     h = hashlib.sha256(f"{stage}\x00{STAGE_VERSIONS.get(stage, 0)}\x00".encode())
     for uri in inputs:
         h.update(file_digest(uri).encode())
-    h.update(json.dumps(config, sort_keys=True, default=_plain).encode())
+    h.update(stable_hash(config).encode())
     return h.hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-        return asdict(value)
-    return str(value)
+def stable_hash(obj: Any) -> str:
+    """sha256 of ``obj`` as canonical JSON (dataclasses as dicts, anything else as ``str``)."""
+    def plain(value: Any) -> Any:
+        return asdict(value) if is_dataclass(value) else str(value)
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=plain).encode()).hexdigest()
 
 
 FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".json")

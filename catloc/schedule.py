@@ -40,6 +40,13 @@ class NightBudget:
     durations: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
+    @classmethod
+    def from_config(cls, run_cfg: dict, deadline: str | None, tz: str | None) -> "NightBudget":
+        """The budget for ``--deadline``/``--tz`` with the ``run:`` section of pipeline.yaml."""
+        return cls(deadline=parse_deadline(deadline, tz) if deadline else None,
+                   reserve_s=float(run_cfg.get("deadline_reserve_s", 60)),
+                   prior_s=float(run_cfg.get("deadline_prior_s", 60)))
+
     def observe(self, seconds: float) -> None:
         self.durations.append(float(seconds))
 

@@ -157,8 +157,7 @@ def load_mask(uri: str) -> np.ndarray:
 def list_files(uri: str, pattern: str) -> list[str]:
     """URIs under ``uri`` matching the glob ``pattern`` (e.g. ``skus/*/record.json``)."""
     fs, path = filesystem(uri)
-    found = sorted(fs.glob(posixpath.join(path, pattern) if not isinstance(fs, LocalFileSystem)
-                           else os.path.join(path, pattern)))
+    found = sorted(fs.glob(posixpath.join(path, pattern)))
     if isinstance(fs, LocalFileSystem):
         return found
     protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol

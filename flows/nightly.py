@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catloc import storage
 from catloc.config import load_market, load_pipeline_config
 from catloc.engines import load_all
-from catloc.schedule import NightBudget, parse_deadline
+from catloc.schedule import NightBudget
 from flows.skus import QUEUED, input_key, mark_deferred, read_record, run_skus, save_rejected
 from tasks.export import export_task
 from tasks.ingest import ingest_catalog
@@ -46,9 +46,7 @@ def nightly(catalog: str, market: str, out: str = "review_exports", run_id: str 
     mkt = load_market(market, cfg)
     storage.configure(cfg.storage_options)
     load_all(cfg.engines)
-    budget = NightBudget(deadline=parse_deadline(deadline, tz) if deadline else None,
-                         reserve_s=float(cfg.run.get("deadline_reserve_s", 60)),
-                         prior_s=float(cfg.run.get("deadline_prior_s", 60)))
+    budget = NightBudget.from_config(cfg.run, deadline, tz)
     run_id = run_id or default_run_id(mkt.code)
     run_uri = storage.join(str(out), run_id)
     storage.sweep_temp_files(run_uri)  # what a killed run may have left half-written

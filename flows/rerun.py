@@ -15,7 +15,7 @@ from catloc import storage
 from catloc.config import load_market, load_pipeline_config
 from catloc.engines import load_all
 from catloc.records import STAGES
-from catloc.schedule import NightBudget, parse_deadline
+from catloc.schedule import NightBudget
 from flows.skus import input_key, mark_deferred, run_skus, save_rejected
 from tasks.export import collect_records, export_task
 from tasks.ingest import ingest_catalog
@@ -68,9 +68,7 @@ def rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferr
     chosen = sorted(select_skus(items, collect_records(run_uri), failed=failed, deferred=deferred, skus=skus),
                     key=lambda it: (it.priority, it.row))
     logger.info("rerunning %d SKUs of %s", len(chosen), run_id)
-    budget = NightBudget(deadline=parse_deadline(deadline, tz) if deadline else None,
-                         reserve_s=float(cfg.run.get("deadline_reserve_s", 60)),
-                         prior_s=float(cfg.run.get("deadline_prior_s", 60)))
+    budget = NightBudget.from_config(cfg.run, deadline, tz)
     keys = {it.sku: input_key(it, cfg, mkt, n_candidates) for it in chosen}
     finished, not_started = run_skus(chosen, run_uri=run_uri, run_id=run_id, market=mkt, cfg=cfg,
                                      n_candidates=n_candidates, budget=budget,

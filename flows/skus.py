@@ -7,17 +7,16 @@ night's budget says the next one would not finish before the deadline.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from catloc import storage
+from catloc.cache import stable_hash
 from catloc.config import MarketProfile, PipelineConfig
 from catloc.records import STAGES, CatalogItem, SkuError, SkuRecord, sku_key
 from catloc.schedule import NightBudget
@@ -40,12 +39,7 @@ def input_key(item: CatalogItem, cfg: PipelineConfig, market: MarketProfile, n_c
     payload = {"sku": item.sku, "images": item.images, "title": item.title, "category": item.category,
                "cfg": {"engines": cfg.engines, "ingest": cfg.ingest, "clean": cfg.clean, "qc": cfg.qc},
                "market": market, "n": n_candidates}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=_plain).encode()).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    from dataclasses import asdict, is_dataclass
-    return asdict(value) if is_dataclass(value) else str(value)
+    return stable_hash(payload)
 
 
 def read_record(run_uri: str, sku: str) -> SkuRecord | None:

@@ -31,11 +31,11 @@ def place(array: np.ndarray, offset: tuple[float, float], scale: float, size: tu
     return cv2.warpAffine(array, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarray,
+def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarray, placed: np.ndarray,
                      offset: tuple[float, float], scale: float) -> tuple[float, float]:
-    """(fidelity 0..1, share of the product inside the frame) for one candidate."""
+    """(fidelity 0..1, share of the product inside the frame) for one candidate; ``placed`` is
+    ``mask`` moved to candidate coordinates."""
     size = (candidate.shape[1], candidate.shape[0])
-    placed = place(mask.astype(np.uint8), offset, scale, size, nearest=True) > 0
     inside = float(placed.sum()) / max(1.0, float(mask.sum()) * scale * scale)
     core = cv2.erode(placed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if not core.any():
@@ -69,8 +69,8 @@ def score_candidate(candidate: np.ndarray, meta: dict[str, Any], cleaned: np.nda
                     analysis: dict[str, Any], ocr: TextDetector, qc_cfg: dict[str, Any],
                     policy: str) -> dict[str, Any]:
     offset, scale = tuple(meta["offset"]), float(meta.get("scale", 1.0))
-    fidelity, inside = product_fidelity(candidate, cleaned, mask, offset, scale)
     placed = place(mask.astype(np.uint8), offset, scale, (candidate.shape[1], candidate.shape[0]), nearest=True) > 0
+    fidelity, inside = product_fidelity(candidate, cleaned, mask, placed, offset, scale)
     texts = residual_text(candidate, placed, ocr, int(qc_cfg.get("ocr_side", 768)),
                           count_product_text=policy == "remove_all")
     reasons = []

@@ -4,14 +4,13 @@ import http.server
 import io
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from catloc.records import CatalogItem, SkuError
+from catloc.records import SkuError
 from tasks.ingest import TransientFetchError, check_ref, decode_image, fetch_bytes, read_catalog
 from tests.synth import supplier_photo
 
@@ -47,8 +46,17 @@ def test_palette_alpha_and_animations():
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict = {}
 
+    flaky_hits = 0
+    requested: list = []
+
     def do_GET(self):  # noqa: N802
-        status, ctype, body, delay = self.routes.get(self.path, (404, "text/plain", b"nope", 0))
+        _Handler.requested.append(self.path)
+        if self.path == "/flaky.jpg":  # 503 on the first request, the image after
+            _Handler.flaky_hits += 1
+            route = self.routes["/boom.jpg"] if _Handler.flaky_hits == 1 else self.routes["/ok.jpg"]
+            status, ctype, body, delay = route
+        else:
+            status, ctype, body, delay = self.routes.get(self.path, (404, "text/plain", b"nope", 0))
         if delay:
             time.sleep(delay)
         self.send_response(status)
@@ -93,6 +101,28 @@ def test_http_fetch_outcomes(http_server):
     assert time.monotonic() - started < 2.5
     with pytest.raises(SkuError, match="too large"):
         fetch_bytes(f"{http_server}/ok.jpg", 500, 5)
+
+
+@pytest.mark.slow
+def test_transient_fetch_errors_are_retried_by_the_task(tmp_path, http_server, prefect_harness):
+    from prefect import flow
+
+    from catloc.records import CatalogItem
+    from tasks.ingest import fetch_source_task
+
+    @flow
+    def fetch_once(item: CatalogItem, retries: int):
+        return fetch_source_task.with_options(retries=retries, retry_delay_seconds=0)(
+            item, str(tmp_path / "sku"), {})
+
+    _Handler.flaky_hits = 0
+    item = CatalogItem(sku="F", images=[f"{http_server}/flaky.jpg"], row=2)
+    assert fetch_once(item, 1)["source_image"].endswith("source-0.png")  # the 503 was retried
+    assert _Handler.flaky_hits == 2
+    bad = CatalogItem(sku="N", images=[f"{http_server}/gone-for-good.jpg"], row=3)
+    with pytest.raises(SkuError, match="HTTP 404"):  # a 404 is final: no retry
+        fetch_once(bad, 3)
+    assert _Handler.requested.count("/gone-for-good.jpg") == 1
 
 
 def test_url_safety_rules(tmp_path, http_server):

@@ -3,7 +3,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from catloc.config import load_market
 from catloc.engines import load_engine
 from catloc.engines.base import EngineLoadError
 from catloc.config import EngineSpec

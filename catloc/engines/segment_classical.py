@@ -51,16 +51,16 @@ class ClassicalSegmenter:
         self.iterations = int(iterations)
         self.min_threshold = float(min_threshold)
 
-    def _border_strip(self, lab: np.ndarray) -> tuple[np.ndarray, int]:
+    def _border_strip(self, lab: np.ndarray) -> np.ndarray:
         h, w = lab.shape[:2]
         b = max(2, int(round(self.border * min(h, w))))
         strip = np.concatenate([lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),
                                 lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)])
-        return strip, b
+        return strip
 
     def _backdrop_model(self, lab: np.ndarray) -> tuple[np.ndarray, float]:
         """Backdrop colours (k-means of the border, Lab) and the foreground distance threshold."""
-        strip, _ = self._border_strip(lab)
+        strip = self._border_strip(lab)
         k = min(self.clusters, len(strip))
         criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
         _, labels, centres = cv2.kmeans(strip, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
