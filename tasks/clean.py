@@ -81,18 +81,25 @@ def qr_plate_mask(image: np.ndarray, quad: np.ndarray, max_grow: float = 0.5) ->
     outside it continues (at most ``max_grow`` x the code's side).
     """
     code = polygon_mask(image.shape[:2], quad)
-    first = _dilate(code, 2) & ~code
+    side = float(np.sqrt(max(1.0, code.sum())))
+    max_px = int(max_grow * side)
+    win = _window(code, max_px + 3)
+    if win is None:
+        return code
+    local = code[win]
+    first = _dilate(local, 2) & ~local
     if not first.any():
         return code
-    side = float(np.sqrt(max(1.0, code.sum())))
-    colour = np.median(image[first].astype(np.float32), axis=0)
-    return grow_plate(image, code, colour, max_px=int(max_grow * side)) | code
+    colour = np.median(image[win][first].astype(np.float32), axis=0)
+    out = np.zeros_like(code)
+    out[win] = grow_plate(image[win], local, colour, max_px=max_px) | local
+    return out
 
 
 def polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
-    return mask.astype(bool)
+    return mask.view(bool)
 
 
 def backdrop_colour(image: np.ndarray, border: float = 0.03) -> np.ndarray:
@@ -112,13 +119,13 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
     edge, or where it would run into the product (a different colour).
     """
     dist = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3)
+    close_all = _colour_distance(image, colour) < tolerance
     reach = 0
     for k in range(1, max_px + 1):
         ring = (dist > k - 1) & (dist <= k)
         if not ring.any():
             break
-        close = np.linalg.norm(image[ring].astype(np.float32) - colour, axis=-1) < tolerance
-        if close.mean() < 0.97:
+        if close_all[ring].mean() < 0.97:
             break
         reach = k
     return dist <= reach if reach else seed.copy()
@@ -135,39 +142,40 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
     runs out of a window of a few text heights around the seed, or covers more than
     ``max_area_ratio`` x the finding, is a garment or a backdrop.
     """
-    ys, xs = np.nonzero(seed)
-    if len(ys) == 0:
+    x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
+    if width == 0 or height == 0:
         return None
-    height, width = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
-    ring = _dilate(seed, max(3, height // 6)) & ~seed
+    h, w = seed.shape
+    # everything happens in a window of a few text heights around the finding
+    pad_y, pad_x = 2 * height, max(2 * height, 3 * width)
+    y0, y1 = max(0, y - pad_y), min(h, y + height + pad_y)
+    x0, x1 = max(0, x - pad_x), min(w, x + width + pad_x)
+    local = seed[y0:y1, x0:x1]
+    window = image[y0:y1, x0:x1]
+    ring = _dilate(local, max(3, height // 6)) & ~local
     if colour is not None:
         candidates = [np.asarray(colour, np.float32)]
     else:
         candidates = []
-        for pixels, share in ((image[ring], 0.5), (image[seed], 0.3)):
+        for pixels, share in ((window[ring], 0.5), (window[local], 0.3)):
             dominant = _dominant_colour(pixels)
-            if dominant is not None and \
-                    (np.linalg.norm(pixels.astype(np.float32) - dominant, axis=-1) < tolerance).mean() >= share:
+            if dominant is not None and (_colour_distance(pixels, dominant) < tolerance).mean() >= share:
                 candidates.append(dominant)
-    h, w = seed.shape
-    pad_y, pad_x = 2 * height, max(2 * height, 3 * width)
-    y0, y1 = max(0, ys.min() - pad_y), min(h, ys.max() + 1 + pad_y)
-    x0, x1 = max(0, xs.min() - pad_x), min(w, xs.max() + 1 + pad_x)
-    window = image[y0:y1, x0:x1].astype(np.float32)
-    near = (ring | seed)[y0:y1, x0:x1]
+    near = ring | local
+    seed_area = int(local.sum())
     for plate_colour in candidates:
         if np.linalg.norm(plate_colour - backdrop) < 20:
             continue  # that is the backdrop itself
-        similar = np.linalg.norm(window - plate_colour, axis=-1) < tolerance
-        _, labels = cv2.connectedComponents(similar.astype(np.uint8), connectivity=8)
+        similar = _colour_distance(window, plate_colour) < tolerance
+        _, labels = cv2.connectedComponents(similar.view(np.uint8), connectivity=8)
         touching = np.unique(labels[near & similar])
         region = np.isin(labels, touching[touching > 0])
-        if not 0.2 * seed.sum() <= region.sum() <= max_area_ratio * seed.sum():
+        if not 0.2 * seed_area <= region.sum() <= max_area_ratio * seed_area:
             continue  # too small to be a plate, or so big it is a garment, not a sticker
         outline = _dilate(region, 2) & ~region
-        if outline.any() and np.median(np.linalg.norm(window[outline] - plate_colour, axis=-1)) < 2 * tolerance:
+        if outline.any() and np.median(_colour_distance(window[outline], plate_colour)) < 2 * tolerance:
             continue  # a soft edge: shading on a garment, not a printed plate
-        region |= seed[y0:y1, x0:x1]
+        region |= local
         edges = [(y0 > 0, region[0]), (y1 < h, region[-1]), (x0 > 0, region[:, 0]), (x1 < w, region[:, -1])]
         if any(interior and edge.any() for interior, edge in edges):
             continue  # not bounded near the finding
@@ -175,6 +183,12 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
         plate[y0:y1, x0:x1] = _fill_holes(region)
         return plate
     return None
+
+
+def _colour_distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Euclidean RGB distance of every pixel of ``pixels`` (..., 3) to ``colour``."""
+    diff = pixels.astype(np.float32) - np.asarray(colour, np.float32)
+    return np.sqrt(np.einsum("...c,...c->...", diff, diff))
 
 
 def _dominant_colour(pixels: np.ndarray) -> np.ndarray | None:
@@ -202,30 +216,39 @@ def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[
     filter wider than a stroke takes away. When that finds no clear strokes the whole box is
     used. Returns (mask, ``strokes``, ``strokes on texture`` or ``box``).
     """
-    grown = _dilate(region, max(3, dilate_px))
-    ring = grown & ~region
-    colours = image[ring].astype(np.float32)
-    ys, xs = np.nonzero(region)
-    strokes = np.zeros(region.shape, bool)
+    win = _window(region, max(3, dilate_px) + 2 + 32)  # room for the surround and the median filter
+    if win is None:
+        return region.copy(), "box"
+    local, crop = region[win], image[win]
+    out = np.zeros_like(region)
+    grown = _dilate(local, max(3, dilate_px))
+    colours = crop[grown & ~local].astype(np.float32)
+    strokes = np.zeros(local.shape, bool)
     how = "strokes"
     if len(colours) and colours.std(0).max() <= 12:  # uniform surround: strokes differ from its colour
-        diff = np.linalg.norm(image[region].astype(np.float32) - np.median(colours, axis=0), axis=-1)
-        strokes[ys, xs] = diff > 18.0
+        strokes[local] = _colour_distance(crop[local], np.median(colours, axis=0)) > 18.0
     else:  # textured surround (the product): strokes are what a median wider than a stroke removes
-        height = int(ys.max() - ys.min() + 1)
+        height = cv2.boundingRect(local.view(np.uint8))[3]
         k = min(31, max(7, (height // 2) | 1))
-        y0, y1, x0, x1 = max(0, ys.min() - k), ys.max() + k + 1, max(0, xs.min() - k), xs.max() + k + 1
-        crop = image[y0:y1, x0:x1]
-        diff = np.linalg.norm(crop.astype(np.float32) - cv2.medianBlur(crop, k).astype(np.float32), axis=-1)
-        strokes[y0:y1, x0:x1] = (diff > 24.0) & region[y0:y1, x0:x1]
+        strokes = (_colour_distance(crop, cv2.medianBlur(crop, k)) > 24.0) & local
         how = "strokes on texture"
-        if strokes.sum() > 0.6 * region.sum():
-            return _dilate(region, dilate_px), "box"
+        if strokes.sum() > 0.6 * local.sum():
+            strokes[:] = False
     if not strokes.any():
-        return _dilate(region, dilate_px), "box"
+        out[win] = _dilate(local, dilate_px)
+        return out, "box"
     # stroke width from the distance transform of the strokes; dilate by it (anti-aliasing, halos)
-    width = float(cv2.distanceTransform(strokes.astype(np.uint8), cv2.DIST_L2, 3).max())
-    return _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(region, dilate_px + 2), how
+    width = float(cv2.distanceTransform(strokes.view(np.uint8), cv2.DIST_L2, 3).max())
+    out[win] = _dilate(strokes, dilate_px + int(np.ceil(width / 2))) & _dilate(local, dilate_px + 2)
+    return out, how
+
+
+def _window(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """Slices of ``mask``'s bounding box grown by ``pad`` px (clipped), or ``None`` if it is empty."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    if w == 0 or h == 0:
+        return None
+    return slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad)
 
 
 def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats: int = 3) -> set[int]:
@@ -260,7 +283,7 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
                         dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
                         verify: bool = True, protect_below_score: float = 0.8,
-                        verify_side: int = 768) -> CleanResult:
+                        verify_margin: int = 32, verify_side: int = 768) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
         raise ValueError(f"unknown clean policy {policy!r} (known: {', '.join(POLICIES)})")
@@ -338,7 +361,7 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     residual: list[str] = []
     retried = False
     if verify and remove.any():
-        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, verify_side)
+        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side)
         if leftovers:
             retried = True
             wider = np.zeros(shape, bool)
@@ -346,7 +369,7 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
                 wider |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px) & ~product
             cleaned = _inpaint_masked(cleaned, wider, inpainter)
             remove |= wider
-            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy, verify_side)]
+            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side)]
 
     report = {
         "policy": policy,
@@ -379,7 +402,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 
 def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpainter,
-                     segmenter: Segmenter, side: int = 512) -> np.ndarray:
+                     segmenter: Segmenter, side: int = 384) -> np.ndarray:
     """The product mask of ``image`` with ``painted_out`` filled in, worked out at ``side`` px
     (the mask only judges what lies on the product; the analyse stage makes the exact one)."""
     h, w = painted_out.shape
@@ -396,22 +419,49 @@ def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpa
     return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray,
-                   patterns: list[re.Pattern], policy: str, side: int) -> list[TextRegion]:
-    """Text found after cleaning (OCR at ``side`` px) that should be gone: mostly outside the
-    product, or promo. Polygons are returned in full-size coordinates."""
-    h, w = cleaned.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    small = cv2.resize(cleaned, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
-        if scale < 1 else cleaned
+def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, patterns: list[re.Pattern],
+                   policy: str, around: np.ndarray, margin: int, whole_side: int) -> list[TextRegion]:
+    """Text found after cleaning that should be gone: mostly outside the product, or promo.
+
+    OCR reads the crops around the cleaned regions (``around``, grown by ``margin`` px), where
+    the leftovers of a removal are; when those crops cover most of the image (a tiled
+    watermark), it reads the whole image at ``whole_side`` px instead.
+    Polygons are returned in full-size coordinates.
+    """
     out = []
-    for region in ocr.detect(small):
-        region.polygon = region.polygon / scale
-        mask = polygon_mask(product.shape, region.polygon)
-        inside = float((mask & product).sum()) / max(1, int(mask.sum()))
-        if policy == "remove_all" or inside < 0.5 or _matches_any(region.text, patterns):
-            out.append(region)
+    for x0, y0, x1, y1 in _crops_around(around, margin):
+        crop = cleaned[y0:y1, x0:x1]
+        scale = min(1.0, whole_side / max(crop.shape[:2]))
+        if scale < 1:
+            crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)),
+                              interpolation=cv2.INTER_AREA)
+        for region in ocr.detect(np.ascontiguousarray(crop)):
+            region.polygon = region.polygon / scale + np.float32([x0, y0])
+            mask = polygon_mask(product.shape, region.polygon)
+            inside = float((mask & product).sum()) / max(1, int(mask.sum()))
+            if policy == "remove_all" or inside < 0.5 or _matches_any(region.text, patterns):
+                out.append(region)
     return out
+
+
+def _crops_around(mask: np.ndarray, margin: int, whole_above: float = 0.4) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x0, y0, x1, y1)`` around the blobs of ``mask``, grown by ``margin`` and merged
+    where they overlap; the whole image when they cover more than ``whole_above`` of it."""
+    h, w = mask.shape
+    canvas, pad, boxes = mask.astype(np.uint8), margin, None
+    while True:  # draw the boxes, take the boxes of what they form, until nothing merges any more
+        _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
+        found = [(int(max(0, x - pad)), int(max(0, y - pad)), int(min(w, x + bw + pad)), int(min(h, y + bh + pad)))
+                 for x, y, bw, bh, _ in stats[1:]]
+        if boxes is not None and len(found) == len(boxes):
+            break
+        boxes, pad = found, 0
+        canvas = np.zeros((h, w), np.uint8)
+        for x0, y0, x1, y1 in boxes:
+            canvas[y0:y1, x0:x1] = 1
+    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > whole_above * h * w:
+        return [(0, 0, w, h)]
+    return boxes
 
 
 def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
@@ -445,6 +495,7 @@ def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], cl
             dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)),
             always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)),
             protect_below_score=float(clean_cfg.get("protect_below_score", 0.8)),
+            verify_margin=int(clean_cfg.get("verify_margin", 32)),
             verify_side=int(clean_cfg.get("verify_side", 768)))
         cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
         mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),

@@ -2,11 +2,21 @@
 
 The weights ship inside the ``rapidocr-onnxruntime`` wheel, so this engine works offline
 with nothing to configure. It reads Chinese and Latin script.
+
+Steps of :meth:`RapidOCRDetector.detect`:
+
+1. find text boxes on a copy whose longer side is at most ``det_side`` px (the detector's
+   cost grows with the pixel count; text a few px high at that size is still found);
+2. scale the boxes back and cut each one from the *full-size* image, so the recogniser
+   reads small print at full resolution;
+3. turn upside-down crops (angle classifier, optional) and read them; readings below
+   ``min_score`` are dropped.
 """
 from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 
 from catloc.engines.base import EngineLoadError, TextRegion
@@ -16,23 +26,45 @@ class RapidOCRDetector:
     name = "rapidocr"
 
     def __init__(self, min_score: float = 0.5, box_thresh: float = 0.5, unclip_ratio: float = 1.6,
-                 det_limit_side_len: int = 736, det_limit_type: str = "min"):
+                 det_side: int = 1024, use_cls: bool = True):
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise EngineLoadError(f"rapidocr engine: cannot import rapidocr_onnxruntime ({exc})") from None
+        if int(det_side) < 64:
+            raise EngineLoadError(f"rapidocr engine: det_side must be >= 64, got {det_side}")
         self.min_score = float(min_score)
+        self.det_side = int(det_side)
+        self.use_cls = bool(use_cls)
+        # limit_type "max": the detector keeps images up to 960 px as they are (step 1 sizes them)
         self._ocr = RapidOCR(text_score=self.min_score, det_box_thresh=box_thresh,
-                             det_unclip_ratio=unclip_ratio, det_limit_side_len=int(det_limit_side_len),
-                             det_limit_type=det_limit_type, print_verbose=False)
+                             det_unclip_ratio=unclip_ratio, det_limit_type="max", print_verbose=False)
         self._lock = threading.Lock()  # ONNX sessions are shared; keep one image at a time
 
     def detect(self, image: np.ndarray) -> list[TextRegion]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])
+        h, w = bgr.shape[:2]
+        scale = self.det_side / max(h, w)
+        if scale >= 1.0 or min(h, w) * scale < 32 or max(h, w) > 8 * min(h, w):
+            with self._lock:  # small or strip-shaped images: RapidOCR's own pre-processing
+                result, _ = self._ocr(bgr, use_cls=self.use_cls)
+            return self._regions(result or [])
+        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         with self._lock:
-            result, _ = self._ocr(bgr)
-        regions = []
-        for box, text, score in result or []:
-            if float(score) >= self.min_score:
-                regions.append(TextRegion(np.asarray(box, dtype=np.float32), str(text), float(score)))
-        return regions
+            # 1. boxes on the reduced copy
+            boxes, _ = self._ocr.text_det(small)
+            if boxes is None or len(boxes) == 0:
+                return []
+            # 2. back to full size, cut from the full-size image
+            boxes = [np.clip(b.astype(np.float32) / scale, 0, [w - 1, h - 1]).astype(np.float32)
+                     for b in self._ocr.sorted_boxes(boxes)]
+            crops = self._ocr.get_crop_img_list(bgr, boxes)
+            # 3. orientation, then reading
+            if self.use_cls:
+                crops, _, _ = self._ocr.text_cls(crops)
+            readings, _ = self._ocr.text_rec(crops, False)
+        return self._regions([(box, text, score) for box, (text, score, *_) in zip(boxes, readings)])
+
+    def _regions(self, result) -> list[TextRegion]:
+        return [TextRegion(np.asarray(box, dtype=np.float32), str(text), float(score))
+                for box, text, score in result if float(score) >= self.min_score]
