@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from catloc.config import load_pipeline_config  # noqa: E402
 from catloc.engines import load_engine  # noqa: E402
-from tasks.clean import remove_overlay_text  # noqa: E402
+from tasks.clean import clean_options, remove_overlay_text  # noqa: E402
 from tests.synth import cjk_font_path, supplier_photo  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/"
@@ -410,23 +410,6 @@ def judge(base, image, product, result, items, ocr) -> dict:
             "ocr_after": [d.text for d in after]}
 
 
-def clean_kwargs(clean_cfg: dict) -> dict:
-    """Keyword arguments of remove_overlay_text that the config's ``clean:`` section sets, typed like
-    their defaults (so new keyword arguments are picked up without editing this file)."""
-    kwargs = {}
-    for name, p in inspect.signature(remove_overlay_text).parameters.items():
-        if p.kind is p.KEYWORD_ONLY and name in clean_cfg:
-            value, default = clean_cfg[name], p.default
-            for typ in (bool, int, float, str):
-                if isinstance(default, typ):
-                    value = typ(value)
-                    break
-            else:
-                value = list(value or []) if isinstance(value, (list, tuple)) or value is None else value
-            kwargs[name] = value
-    return kwargs
-
-
 # ---------------------------------------------------------------- report
 def summarise(cases: list[dict], times: list[float], size: str) -> dict:
     rows = [r for c in cases for r in c["items"]]
@@ -511,14 +494,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     cfg = load_pipeline_config(args.config)
     ocr, inpainter, segmenter = (load_engine(k, cfg.engine(k)) for k in ("ocr", "inpaint", "segment"))
-    kwargs = clean_kwargs(cfg.clean)
-    ignored = sorted(set(cfg.clean) - set(kwargs))
+    kwargs = clean_options(cfg.clean)
     params = inspect.signature(remove_overlay_text).parameters
     defaults = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in kwargs)
     shown = {k: (f"[{len(v)} patterns]" if isinstance(v, list) else v) for k, v in kwargs.items()}
     print(f"config {cfg.path}: ocr={cfg.engine('ocr').name} inpaint={cfg.engine('inpaint').name} "
-          f"segment={cfg.engine('segment').name}\nclean kwargs {shown}; function defaults for {defaults}"
-          + (f"; config keys not passed: {ignored}" if ignored else ""))
+          f"segment={cfg.engine('segment').name}\nclean kwargs {shown}; function defaults for {defaults}")
     photos = load_inputs(args.corpus, args.n, args.size, args.seed)
     cases, times, sizes = [], [], set()
     plan = np.random.default_rng([args.seed, 10**6])  # exactly half get a QR code, a third a watermark

@@ -89,6 +89,7 @@ def run(
     from catloc.engines.base import EngineLoadError
     from catloc.schedule import parse_deadline
     from flows.nightly import default_run_id, nightly
+    from tasks.clean import clean_options
     from tasks.ingest import CatalogError, read_catalog
 
     try:  # everything that can be wrong with the whole run is reported before it starts
@@ -99,6 +100,7 @@ def run(
         if deadline:
             parse_deadline(deadline, tz)
         load_all(cfg.engines)  # a missing model is one error now, not one per SKU at 3 a.m.
+        clean_options(cfg.clean)
     except (ConfigError, CatalogError, EngineLoadError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)

@@ -23,6 +23,7 @@ from catloc.config import load_market, load_pipeline_config
 from catloc.engines import load_all
 from catloc.schedule import NightBudget
 from flows.skus import QUEUED, input_key, mark_deferred, read_record, run_skus, save_rejected
+from tasks.clean import clean_options
 from tasks.export import export_task
 from tasks.ingest import ingest_catalog
 
@@ -46,6 +47,7 @@ def nightly(catalog: str, market: str, out: str = "review_exports", run_id: str 
     mkt = load_market(market, cfg)
     storage.configure(cfg.storage_options)
     load_all(cfg.engines)
+    clean_options(cfg.clean)  # an unknown clean: option fails the run here
     budget = NightBudget.from_config(cfg.run, deadline, tz)
     run_id = run_id or default_run_id(mkt.code)
     run_uri = storage.join(str(out), run_id)

@@ -17,6 +17,7 @@ from catloc.engines import load_all
 from catloc.records import STAGES
 from catloc.schedule import NightBudget
 from flows.skus import input_key, mark_deferred, run_skus, save_rejected
+from tasks.clean import clean_options
 from tasks.export import collect_records, export_task
 from tasks.ingest import ingest_catalog
 
@@ -61,6 +62,7 @@ def rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferr
     mkt = load_market(info["market"], cfg)
     storage.configure(cfg.storage_options)
     load_all(cfg.engines)
+    clean_options(cfg.clean)  # an unknown clean: option fails the run here
     n_candidates = int(info.get("candidates") or cfg.candidates_per_sku)
 
     items, rejected = ingest_catalog(info["catalog"])

@@ -15,6 +15,7 @@ Every decision is returned in the report, so reviewers can see what was found, k
 """
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
-from catloc.config import EngineSpec
+from catloc.config import ConfigError, EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import Inpainter, Segmenter, TextDetector, TextRegion
 
@@ -282,7 +283,7 @@ def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpainter, segmenter: Segmenter, *,
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
                         dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
-                        verify: bool = True, protect_below_score: float = 0.8,
+                        verify: bool = True, protect_below_score: float = 0.8, plate_edge_on_product: float = 0.9,
                         verify_margin: int = 32, verify_side: int = 768) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
@@ -313,6 +314,9 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     remove = np.zeros(shape, bool)
     decisions = []
     insides = [float((m & product).sum()) / max(1, int(m.sum())) for m in text_masks]
+    # a plate whose edge runs onto the backdrop is a banner or sticker laid over the photo, even
+    # where the product mask (made with it painted out) grew into it: a print stays on the product
+    plate_edges = [None if p is None else _edge_on(p, product, dilate_px) for p in plates]
     tiled = tiled_watermarks(texts, insides)
     unsure = [i for i, t in enumerate(texts)
               if t.score < protect_below_score and not _matches_any(t.text, patterns) and i not in tiled]
@@ -336,6 +340,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
             keep, why = False, "tiled watermark (repeated across the photo)"
         elif promo:
             keep, why = False, "promo pattern (price, contact, shop)"
+        elif plates[i] is not None and plate_edges[i] < plate_edge_on_product:
+            keep, why = False, f"on a plate reaching off the product ({1 - plate_edges[i]:.0%} of its edge)"
         elif inside >= product_text_inside:
             keep, why = True, f"inside the product ({inside:.0%})"
         elif region.score < protect_below_score and inside >= 0.15:
@@ -385,6 +391,14 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
         "residual_text": residual,
     }
     return CleanResult(cleaned=cleaned, removed_mask=remove, product_mask=product, report=report)
+
+
+def _edge_on(region: np.ndarray, product: np.ndarray, gap: int) -> float:
+    """Share of the outline just outside ``region`` (beyond ``gap`` px) that lies on ``product``."""
+    win = _window(region, gap + 4)
+    local = region[win]
+    outline = _dilate(local, gap + 3) & ~_dilate(local, gap + 1)
+    return float(product[win][outline].mean()) if outline.any() else 1.0
 
 
 def _inpaint_masked(image: np.ndarray, remove: np.ndarray, inpainter: Inpainter) -> np.ndarray:
@@ -480,6 +494,30 @@ def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
+def clean_options(clean_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`remove_overlay_text` that the ``clean:`` config section
+    sets, typed like their defaults (a new argument is configurable without touching this).
+    An unknown key is a :class:`~catloc.config.ConfigError` (a typo must not pass silently)."""
+    params = {name: p for name, p in inspect.signature(remove_overlay_text).parameters.items()
+              if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(clean_cfg) - set(params))
+    if unknown:
+        raise ConfigError(f"clean: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(params))})")
+    options: dict[str, Any] = {}
+    for name, param in params.items():
+        if name not in clean_cfg:
+            continue
+        value, default = clean_cfg[name], param.default
+        for typ in (bool, int, float, str):
+            if isinstance(default, typ):
+                value = typ(value)
+                break
+        else:
+            value = list(value or [])
+        options[name] = value
+    return options
+
+
 @task(name="clean", cache_policy=NO_CACHE)
 def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], clean_cfg: dict[str, Any],
                policy: str, force: bool = False) -> dict[str, Any]:
@@ -490,13 +528,7 @@ def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], cl
         result = remove_overlay_text(
             storage.load_rgb(source_uri),
             load_engine("ocr", engines["ocr"]), load_engine("inpaint", engines["inpaint"]),
-            load_engine("segment", engines["segment"]),
-            policy=policy, product_text_inside=float(clean_cfg.get("product_text_inside", 0.85)),
-            dilate_px=int(clean_cfg.get("dilate_px", 4)), remove_qr=bool(clean_cfg.get("remove_qr", True)),
-            always_remove=list(clean_cfg.get("always_remove") or []), verify=bool(clean_cfg.get("verify", True)),
-            protect_below_score=float(clean_cfg.get("protect_below_score", 0.8)),
-            verify_margin=int(clean_cfg.get("verify_margin", 32)),
-            verify_side=int(clean_cfg.get("verify_side", 768)))
+            load_engine("segment", engines["segment"]), **{**clean_options(clean_cfg), "policy": policy})
         cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
         mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),
                                       result.removed_mask.astype(np.uint8) * 255)

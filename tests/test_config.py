@@ -33,3 +33,11 @@ def test_prefect_yaml_entrypoints_are_flows():
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, name)
         assert hasattr(flow, "deploy") and set(deployment["parameters"]) <= set(flow.parameters.properties)
+
+
+def test_a_typo_in_the_clean_section_is_an_error_not_ignored():
+    from tasks.clean import clean_options
+    assert clean_options(load_pipeline_config().clean)["policy"] == "keep_product_text"
+    assert clean_options({"dilate_px": "6"}) == {"dilate_px": 6}  # typed like the default
+    with pytest.raises(ConfigError, match="verfy"):
+        clean_options({"verfy": False})

@@ -172,3 +172,24 @@ def test_an_unsure_reading_over_the_product_never_erases_it(engines):
     result = remove_overlay_text(image, Hallucinating(), engines["inpaint"], engines["segment"], verify=False)
     assert result.report["text"][0]["decision"] == "kept"
     assert np.array_equal(result.cleaned, image)
+
+
+def test_a_banner_across_the_hem_is_removed_though_its_text_sits_on_the_product(engines):
+    """A size banner laid across the garment's hem: its text box is on the product, its plate
+    runs onto the backdrop, so it is an overlay (a print never leaves the garment)."""
+    from PIL import Image, ImageDraw
+    from tests.synth import font
+    image, truth, _ = supplier_photo(512, overlay=False, product_text=None, background=(250, 250, 250),
+                                     garment=(235, 235, 238))
+    im = Image.fromarray(image)
+    d = ImageDraw.Draw(im)
+    ys, xs = np.nonzero(truth)
+    top = int(ys.max()) - 22
+    d.rectangle([int(xs.min()) - 40, top, int(xs.max()) - 60, top + 34], fill=(35, 35, 35))
+    d.text((int(xs.min()) + 60, top + 3), "S M L XL", font=font(24), fill=(255, 255, 255))
+    image = np.asarray(im)
+    result = remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"])
+    banner = [t for t in result.report["text"] if "XL" in t["text"]]
+    assert banner and banner[0]["decision"] == "removed" and "reaching off the product" in banner[0]["why"], \
+        result.report["text"]
+    assert not any("XL" in r.text for r in engines["ocr"].detect(result.cleaned))
