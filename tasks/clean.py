@@ -370,12 +370,15 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
         leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side)
         if leftovers:
             retried = True
-            wider = np.zeros(shape, bool)
-            for poly in leftovers:  # a wider mask, but never over the product
-                wider |= _dilate(polygon_mask(shape, poly.polygon), 3 * dilate_px) & ~product
+            found = np.zeros(shape, bool)
+            for poly in leftovers:
+                found |= polygon_mask(shape, poly.polygon)
+            wider = _dilate(found, 3 * dilate_px) & ~product  # a wider mask, but never over the product
             cleaned = _inpaint_masked(cleaned, wider, inpainter)
             remove |= wider
-            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side)]
+            # only the leftovers' surroundings changed: read there again
+            residual = [r.text for r in _leftover_text(cleaned, ocr, product, patterns, policy, found | wider,
+                                                       verify_margin, verify_side)]
 
     report = {
         "policy": policy,

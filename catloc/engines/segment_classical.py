@@ -6,12 +6,13 @@ Supplier photos are shot on near-uniform backdrops (white, grey, beige paper). S
 1. *backdrop model*: k-means of the colours along the image border; a colour counts as backdrop
    only if it runs along at least two sides (a model's legs or a garment cut by the bottom edge
    are on one side only, and are product);
-2. *outside*: the backdrop reached from the border by a flood fill through smoothly changing
-   colour. It stops at the product's outline even where the product has the backdrop's colour
-   (a white T-shirt on white paper), and follows soft light falloff and shadows;
+2. *outside*: the pixels within the backdrop's own noise of a backdrop colour that connect to
+   the border. It stops at the product's outline even where the product is nearly the backdrop's
+   colour (a white T-shirt on white paper);
 3. *seed*: what is far from every backdrop colour, or not reached by the flood fill;
 4. GrabCut from that seed: sure backdrop where the flood fill reached far from the seed, sure
-   product in the seed's core;
+   product in the seed's core and inside the outline where the colour differs from the backdrop
+   at all (GrabCut's colour model cannot tell white cotton from white paper);
 5. back to full size, where the mask edge is re-snapped to the colour edge in a thin band.
 
 Everything is deterministic (k-means starts from lightness quantiles). No weights, CPU only.
@@ -125,10 +126,20 @@ class ClassicalSegmenter:
         gc[seed] = cv2.GC_PR_FGD
         core = cv2.erode(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
         gc[core & (dist > 1.5 * thr)] = cv2.GC_FGD
+        # enclosed by an outline and unlike the backdrop, however slightly: a white garment on white
+        # paper, whose colours GrabCut cannot tell from the paper's
+        enclosed = cv2.erode((~outside).view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))) > 0
+        gc[seed & enclosed & (dist > noise)] = cv2.GC_FGD
+        # GrabCut only decides the undecided: it runs on their box plus a margin of sure backdrop
+        x, y, bw, bh = cv2.boundingRect((gc != cv2.GC_BGD).view(np.uint8))
+        m = 12
+        ys, xs = slice(max(0, y - m), min(sh, y + bh + m)), slice(max(0, x - m), min(sw, x + bw + m))
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
-            cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd,
+            crop = np.ascontiguousarray(gc[ys, xs])
+            cv2.grabCut(np.ascontiguousarray(small[ys, xs, ::-1]), crop, None, bgd, fgd,
                         self.iterations, cv2.GC_INIT_WITH_MASK)
+            gc[ys, xs] = crop
             mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
         except cv2.error:
             mask = seed  # degenerate colour models (e.g. flat images): keep the seed
