@@ -296,7 +296,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     texts: list[TextRegion] = ocr.detect(image)
     codes = detect_codes(image) if remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
-    plates = [find_plate(image, m, backdrop) for m in text_masks]
+    repeated = tiled_watermarks(texts, [0.0] * len(texts))  # watermark tiles, or a repeated print: no plates
+    plates = [None if i in repeated else find_plate(image, m, backdrop) for i, m in enumerate(text_masks)]
     code_masks = []
     for _, quad in codes:
         code = qr_plate_mask(image, quad)
@@ -419,7 +420,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 
 def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpainter,
-                     segmenter: Segmenter, side: int = 384) -> np.ndarray:
+                     segmenter: Segmenter, side: int = 320) -> np.ndarray:
     """The product mask of ``image`` with ``painted_out`` filled in, worked out at ``side`` px
     (the mask only judges what lies on the product; the analyse stage makes the exact one)."""
     h, w = painted_out.shape
