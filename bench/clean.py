@@ -16,7 +16,8 @@ Metrics (table on stdout, JSON with ``--json``):
   watermark_removed   share of watermark tiles with no matching OCR text left in their region (OCR runs on
                       a crop of the tile: on the whole cleaned image it misses faint tiles that are still there)
   product_text_kept   share of product prints still found by OCR AND unchanged (cleaned == input on
-                      >= 95% of their stroke pixels)
+                      >= 95% of their stroke pixels that no overlay covers: where a watermark crosses
+                      the print, those pixels have to change)
   psnr_in_mask        mean PSNR (dB) between cleaned and the clean original inside the union of the
                       overlay masks (product print excluded); the input's own PSNR is shown for reference
   max_change_outside  max |cleaned - input| outside the pipeline's removed_mask (must be 0)
@@ -377,6 +378,7 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | None:
 
 def judge(base, image, product, result, items, ocr) -> dict:
     before, after = ocr.detect(image), ocr.detect(result.cleaned)
+    overlaid = np.any(image != base, axis=-1)  # every pixel some overlay, QR or watermark changed
     rows = []
     for it in items:
         row = {"kind": it.kind, "text": it.text, "where": it.where, "style": it.style,
@@ -390,8 +392,10 @@ def judge(base, image, product, result, items, ocr) -> dict:
             row["seen_before"] = any(matches(d, it) for d in before)
             row["present_after"] = any(matches(d, it) for d in after)
         row["in_removed_mask"] = round(float(result.removed_mask[it.mask].mean()), 4) if it.mask.any() else 0.0
-        if it.kind == "product_text":
-            row["unchanged"] = round(float((result.cleaned[it.mask] == image[it.mask]).all(-1).mean()), 4)
+        if it.kind == "product_text":  # its pixels no overlay covers (those under one must change)
+            own = it.mask & ~overlaid
+            row["unchanged"] = round(float((result.cleaned[own] == image[own]).all(-1).mean()), 4) \
+                if own.any() else 1.0
         rows.append(row)
     product_px = np.zeros(image.shape[:2], bool)
     overlay_px = np.zeros(image.shape[:2], bool)

@@ -43,7 +43,11 @@ class CleanResult:
 
 
 def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """``(kind, corners (4, 2))`` of the QR codes and barcodes OpenCV finds in an RGB image."""
+    """``(kind, corners (4, 2))`` of the QR codes and barcodes OpenCV finds in an RGB image.
+
+    OpenCV's detectors now and then return a large quadrilateral over plain fabric; a finding is
+    kept only if it looks like a code (:func:`looks_like_code`), since removing it repaints all of it.
+    """
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     found: list[tuple[str, np.ndarray]] = []
     detector = cv2.QRCodeDetector()
@@ -55,7 +59,12 @@ def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
         ok, points = detector.detect(gray)
         points = None if points is None else [points]
     if ok and points is not None:
-        found.extend(("qr", np.asarray(p, np.float32).reshape(-1, 2)) for p in points)
+        for p in points:
+            quad = np.asarray(p, np.float32).reshape(-1, 2)
+            if not looks_like_code(gray, quad, "qr"):
+                quad = _redetect_qr(gray, quad, detector)  # a corner off: look again around it
+            if quad is not None:
+                found.append(("qr", quad))
     try:
         ok, points = cv2.barcode.BarcodeDetector().detectMulti(gray)
     except cv2.error:
@@ -63,9 +72,44 @@ def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     if ok and points is not None:
         for p in points:
             quad = np.asarray(p, np.float32).reshape(-1, 2)
-            if not any(_overlap(quad, q) for _, q in found):
+            if not any(_overlap(quad, q) for _, q in found) and looks_like_code(gray, quad, "barcode"):
                 found.append(("barcode", quad))
     return found
+
+
+def _redetect_qr(gray: np.ndarray, quad: np.ndarray, detector: cv2.QRCodeDetector) -> np.ndarray | None:
+    """The QR code near a malformed finding, detected again on a crop around it, if any."""
+    h, w = gray.shape
+    x0, y0 = np.maximum(quad.min(0) - 16, 0).astype(int)
+    x1, y1 = np.minimum(quad.max(0) + 16, [w, h]).astype(int)
+    if (x1 - x0) * (y1 - y0) > 0.25 * h * w or min(x1 - x0, y1 - y0) < 21:
+        return None  # a finding that large is not a code with one corner off
+    ok, points = detector.detect(np.ascontiguousarray(gray[y0:y1, x0:x1]))
+    if not ok or points is None:
+        return None
+    again = np.asarray(points, np.float32).reshape(-1, 2) + np.float32([x0, y0])
+    return again if looks_like_code(gray, again, "qr") else None
+
+
+def looks_like_code(gray: np.ndarray, quad: np.ndarray, kind: str) -> bool:
+    """Whether the quadrilateral ``quad`` of ``gray`` holds a code: a convex quadrilateral (about
+    square for a QR code) whose content, straightened and binarised, is a dense black-and-white
+    pattern (modules or bars), not a plain surface."""
+    if quad.shape != (4, 2) or not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+        return False
+    sides = np.linalg.norm(quad - np.roll(quad, 1, axis=0), axis=1)
+    if sides.min() < 12 or (kind == "qr" and sides.max() > 1.6 * sides.min()):
+        return False
+    side = 96
+    square = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    patch = cv2.warpPerspective(gray, cv2.getPerspectiveTransform(quad.astype(np.float32), square), (side, side))
+    if float(patch.std()) < 40:  # a code is black on white: strong contrast throughout
+        return False
+    _, binary = cv2.threshold(patch, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = 1.0 - float(binary.mean())
+    across = max(float(np.abs(np.diff(binary.astype(np.int8), axis=1)).mean()),
+                 float(np.abs(np.diff(binary.astype(np.int8), axis=0)).mean()))
+    return 0.2 <= dark <= 0.8 and across >= 0.08  # modules/bars: a change every ~12 px at least
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
@@ -110,6 +154,22 @@ def backdrop_colour(image: np.ndarray, border: float = 0.03) -> np.ndarray:
     strip = np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
                             image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
     return np.median(strip, axis=0).astype(np.float32)
+
+
+def backdrop_reached_from_border(image: np.ndarray, backdrop: np.ndarray, border: float = 0.03) -> np.ndarray:
+    """Pixels of the backdrop's colour (within the border's own spread: 3 to 25 levels) that
+    connect to the image border: open backdrop, not a garment that happens to share its colour."""
+    h, w = image.shape[:2]
+    b = max(2, int(border * min(h, w)))
+    strip = np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
+                            image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
+    spread = _colour_distance(strip, backdrop)
+    spread = spread[spread < 30]  # leave out a product running off the photo
+    tolerance = min(25.0, max(3.0, 2.5 * float(np.percentile(spread, 90)))) if len(spread) else 3.0
+    close = (_colour_distance(image, backdrop) <= tolerance).view(np.uint8)
+    _, labels = cv2.connectedComponents(close, connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.isin(labels, edge[edge > 0])
 
 
 def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: int,
@@ -283,7 +343,8 @@ def _matches_any(text: str, patterns: list[re.Pattern]) -> bool:
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpainter, segmenter: Segmenter, *,
                         policy: str = "keep_product_text", product_text_inside: float = 0.85,
                         dilate_px: int = 4, remove_qr: bool = True, always_remove: list[str] | None = None,
-                        verify: bool = True, protect_below_score: float = 0.8, plate_edge_on_product: float = 0.9,
+                        verify: bool = True, protect_below_score: float = 0.8, edge_on_product: float = 0.9,
+                        on_backdrop: float = 0.08,
                         verify_margin: int = 32, verify_side: int = 768) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8); see the module docstring."""
     if policy not in POLICIES:
@@ -312,12 +373,15 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     product = _segment_painted(image, _dilate(everything, dilate_px), inpainter, segmenter)
 
     # 3. decide, and 4. mask what goes: the plate, else the strokes
-    remove = np.zeros(shape, bool)
+    remove, kept = np.zeros(shape, bool), np.zeros(shape, bool)
     decisions = []
     insides = [float((m & product).sum()) / max(1, int(m.sum())) for m in text_masks]
-    # a plate whose edge runs onto the backdrop is a banner or sticker laid over the photo, even
-    # where the product mask (made with it painted out) grew into it: a print stays on the product
-    plate_edges = [None if p is None else _edge_on(p, product, dilate_px) for p in plates]
+    # laid over the photo, even where the product mask (made with it painted out) grew into it:
+    # text whose own box shows open backdrop between its strokes, or a plate whose surroundings run
+    # onto the backdrop (a print stays on the product)
+    open_backdrop = backdrop_reached_from_border(image, backdrop)
+    crossing = [float(open_backdrop[m].mean()) >= on_backdrop if p is None
+                else _edge_on(p, product, dilate_px) < edge_on_product for m, p in zip(text_masks, plates)]
     tiled = tiled_watermarks(texts, insides)
     unsure = [i for i, t in enumerate(texts)
               if t.score < protect_below_score and not _matches_any(t.text, patterns) and i not in tiled]
@@ -341,8 +405,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
             keep, why = False, "tiled watermark (repeated across the photo)"
         elif promo:
             keep, why = False, "promo pattern (price, contact, shop)"
-        elif plates[i] is not None and plate_edges[i] < plate_edge_on_product:
-            keep, why = False, f"on a plate reaching off the product ({1 - plate_edges[i]:.0%} of its edge)"
+        elif crossing[i] and i not in unsure:
+            keep, why = False, "reaching off the product onto the backdrop"
         elif inside >= product_text_inside:
             keep, why = True, f"inside the product ({inside:.0%})"
         elif region.score < protect_below_score and inside >= 0.15:
@@ -356,8 +420,13 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
             else:
                 region_mask, how = stroke_mask(image, mask, dilate_px)
             remove |= region_mask
+        else:
+            kept |= mask
         decisions.append({**region.to_dict(), "inside_product": round(inside, 3),
                           "decision": "kept" if keep else "removed", "why": why, "mask": how})
+    # what is kept stays as it is, even under a removed watermark crossing it: better a trace of
+    # the watermark on a print than a print with letters wiped out
+    remove &= ~kept
     for mask in code_masks:
         remove |= _dilate(mask, dilate_px)
 
@@ -368,7 +437,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
     residual: list[str] = []
     retried = False
     if verify and remove.any():
-        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side)
+        leftovers = _leftover_text(cleaned, ocr, product, patterns, policy, remove, verify_margin, verify_side,
+                                   read_all=False)
         if leftovers:
             retried = True
             found = np.zeros(shape, bool)
@@ -398,10 +468,11 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
 
 
 def _edge_on(region: np.ndarray, product: np.ndarray, gap: int) -> float:
-    """Share of the outline just outside ``region`` (beyond ``gap`` px) that lies on ``product``."""
-    win = _window(region, gap + 4)
+    """Share of the surroundings of ``region`` that lie on ``product``: a ring a few px wide,
+    clear of the ``gap`` px (and the product mask's coarser resolution) it was painted out by."""
+    win = _window(region, gap + 9)
     local = region[win]
-    outline = _dilate(local, gap + 3) & ~_dilate(local, gap + 1)
+    outline = _dilate(local, gap + 8) & ~_dilate(local, gap + 4)
     return float(product[win][outline].mean()) if outline.any() else 1.0
 
 
@@ -438,13 +509,15 @@ def _segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: Inpa
 
 
 def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, patterns: list[re.Pattern],
-                   policy: str, around: np.ndarray, margin: int, whole_side: int) -> list[TextRegion]:
+                   policy: str, around: np.ndarray, margin: int, whole_side: int,
+                   read_all: bool = True) -> list[TextRegion]:
     """Text found after cleaning that should be gone: mostly outside the product, or promo.
 
-    OCR reads the crops around the cleaned regions (``around``, grown by ``margin`` px), where
+    OCR looks at the crops around the cleaned regions (``around``, grown by ``margin`` px), where
     the leftovers of a removal are; when those crops cover most of the image (a tiled
-    watermark), it reads the whole image at ``whole_side`` px instead.
-    Polygons are returned in full-size coordinates.
+    watermark), at the whole image at ``whole_side`` px instead. With ``read_all=False`` a box
+    off the product counts without being read (it goes whatever it says; only boxes on the
+    product are read, for the promo patterns). Polygons are returned in full-size coordinates.
     """
     out = []
     for x0, y0, x1, y1 in _crops_around(around, margin):
@@ -453,12 +526,30 @@ def _leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, 
         if scale < 1:
             crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)),
                               interpolation=cv2.INTER_AREA)
-        for region in ocr.detect(np.ascontiguousarray(crop)):
-            region.polygon = region.polygon / scale + np.float32([x0, y0])
-            mask = polygon_mask(product.shape, region.polygon)
-            inside = float((mask & product).sum()) / max(1, int(mask.sum()))
-            if policy == "remove_all" or inside < 0.5 or _matches_any(region.text, patterns):
+        crop = np.ascontiguousarray(crop)
+        to_read = []
+        for box in ocr.find(crop):
+            polygon = box / scale + np.float32([x0, y0])
+            mask = polygon_mask(product.shape, polygon)
+            off_product = policy == "remove_all" or float((mask & product).sum()) < 0.5 * max(1, int(mask.sum()))
+            if off_product and not read_all:
+                out.append(TextRegion(polygon, "", 0.0))
+            else:
+                to_read.append((box, off_product))
+        for (box, off_product), region in zip(to_read, _read_each(ocr, crop, [b for b, _ in to_read])):
+            if region is not None and (off_product or _matches_any(region.text, patterns)):
+                region.polygon = box / scale + np.float32([x0, y0])
                 out.append(region)
+    return out
+
+
+def _read_each(ocr: TextDetector, image: np.ndarray, boxes: list[np.ndarray]) -> list[TextRegion | None]:
+    """``ocr.read`` box by box position: the reading of each box, or ``None`` where it was dropped."""
+    readings = ocr.read(image, boxes) if boxes else []
+    out: list[TextRegion | None] = []
+    for box in boxes:
+        match = next((r for r in readings if np.allclose(r.polygon, box, atol=1.0)), None)
+        out.append(match)
     return out
 
 

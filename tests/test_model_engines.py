@@ -107,8 +107,13 @@ def test_easyocr_loads_real_weight_files_and_detects(easyocr_dir, md5_accepts_ra
         region.to_dict()
     assert engine.detect(image)[0].text == regions[0].text  # repeatable
 
+    # the two halves of detect: boxes without reading, then reading given boxes
+    boxes = engine.find(image)
+    assert boxes and all(b.shape == (4, 2) for b in boxes)
+    assert [r.text for r in engine.read(image, boxes)] == [r.text for r in regions]
+
     strict = load_engine("ocr", EngineSpec("easyocr", {"model_dir": str(easyocr_dir), "min_score": 1.01}))
-    assert strict is not engine and strict.detect(image) == []
+    assert strict is not engine and strict.detect(image) == [] and strict.read(image, boxes) == []
 
 
 def test_easyocr_missing_files_named_in_one_error(tmp_path, easyocr_dir):

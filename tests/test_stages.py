@@ -193,3 +193,32 @@ def test_a_banner_across_the_hem_is_removed_though_its_text_sits_on_the_product(
     assert banner and banner[0]["decision"] == "removed" and "reaching off the product" in banner[0]["why"], \
         result.report["text"]
     assert not any("XL" in r.text for r in engines["ocr"].detect(result.cleaned))
+
+
+def test_rapidocr_find_then_read_equals_detect(engines):
+    image, _, _ = supplier_photo(1024, qr=False)
+    ocr = engines["ocr"]
+    regions = ocr.detect(image)
+    boxes = ocr.find(image)
+    assert len(boxes) >= len(regions) >= 3
+    assert [(r.text, round(r.score, 3)) for r in ocr.read(image, boxes)] == \
+        [(r.text, round(r.score, 3)) for r in regions]
+    assert any("SUMMER" in r.text for r in regions)   # read from the full-size crop
+    small, _, _ = supplier_photo(300, qr=False)       # below det_side: RapidOCR's own path
+    assert [r.text for r in ocr.read(small, ocr.find(small))] == [r.text for r in ocr.detect(small)]
+
+
+def test_a_quadrilateral_over_plain_fabric_is_not_taken_for_a_code():
+    """OpenCV's QR detector sometimes returns a huge quadrilateral over a garment; removing that
+    'code' would repaint the product, so findings must look like a code."""
+    import cv2
+    from tasks.clean import detect_codes, looks_like_code
+    image, _, info = supplier_photo(512, qr=True, overlay=False)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    x0, y0, x1, y1 = info["qr_box"]
+    real = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    assert looks_like_code(gray, real, "qr")
+    bogus = np.float32([[480, 500], [40, 505], [45, 190], [260, 20]])  # across shirt and backdrop
+    assert not looks_like_code(gray, bogus, "qr")
+    assert not looks_like_code(gray, np.float32([[150, 150], [250, 150], [250, 250], [150, 250]]), "qr")  # fabric
+    assert [k for k, _ in detect_codes(image)] == ["qr"]

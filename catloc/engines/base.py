@@ -36,7 +36,13 @@ class TextDetector(Protocol):
     name: str
 
     def detect(self, image: np.ndarray) -> list[TextRegion]:
-        """Text regions in ``image`` (RGB uint8), in its pixel coordinates."""
+        """Text regions in ``image`` (RGB uint8), in its pixel coordinates: ``read(image, find(image))``."""
+
+    def find(self, image: np.ndarray) -> list[np.ndarray]:
+        """Boxes (polygons, (N, 2) float) that look like text, not read: the cheaper half of ``detect``."""
+
+    def read(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextRegion]:
+        """Read the text in each box; boxes whose reading is not confident enough are left out."""
 
 
 class Inpainter(Protocol):

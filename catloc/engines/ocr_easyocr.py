@@ -135,9 +135,23 @@ class EasyOCRDetector:
             # an array as BGR), so run the two stages directly
             horizontal, free = self._reader.detect(rgb, reformat=False)
             result = self._reader.recognize(grey, horizontal[0], free[0], reformat=False)
-        regions = []
-        for box, text, score in result:
-            if float(score) >= self.min_score:
-                polygon = np.asarray(box, dtype=np.float32).reshape(-1, 2)
-                regions.append(TextRegion(polygon, str(text), float(score)))
-        return regions
+        return self._regions(result)
+
+    def find(self, image: np.ndarray) -> list[np.ndarray]:
+        with self._lock:
+            horizontal, free = self._reader.detect(np.ascontiguousarray(image), reformat=False)
+        boxes = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal[0]]
+        return boxes + [np.asarray(p, np.float32).reshape(-1, 2) for p in free[0]]
+
+    def read(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextRegion]:
+        if not polygons:
+            return []
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        free = [np.asarray(p, np.float32).reshape(-1, 2).tolist() for p in polygons]
+        with self._lock:
+            result = self._reader.recognize(grey, [], free, reformat=False)
+        return self._regions(result)
+
+    def _regions(self, result) -> list[TextRegion]:
+        return [TextRegion(np.asarray(box, dtype=np.float32).reshape(-1, 2), str(text), float(score))
+                for box, text, score in result if float(score) >= self.min_score]

@@ -43,23 +43,48 @@ class RapidOCRDetector:
 
     def detect(self, image: np.ndarray) -> list[TextRegion]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])
-        h, w = bgr.shape[:2]
-        scale = self.det_side / max(h, w)
-        if scale >= 1.0 or min(h, w) * scale < 32 or max(h, w) > 8 * min(h, w):
+        if self._own_preprocessing(bgr):
             with self._lock:  # small or strip-shaped images: RapidOCR's own pre-processing
                 result, _ = self._ocr(bgr, use_cls=self.use_cls)
             return self._regions(result or [])
-        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        return self._read(bgr, self._find(bgr))
+
+    def find(self, image: np.ndarray) -> list[np.ndarray]:
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        if self._own_preprocessing(bgr):
+            with self._lock:
+                boxes, _ = self._ocr(bgr, use_cls=False, use_rec=False)
+            return [np.asarray(b, np.float32) for b in boxes or []]
+        return self._find(bgr)
+
+    def read(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextRegion]:
+        return self._read(np.ascontiguousarray(image[:, :, ::-1]), polygons)
+
+    def _own_preprocessing(self, bgr: np.ndarray) -> bool:
+        h, w = bgr.shape[:2]
+        scale = self.det_side / max(h, w)
+        return scale >= 1.0 or min(h, w) * scale < 32 or max(h, w) > 8 * min(h, w)
+
+    def _find(self, bgr: np.ndarray) -> list[np.ndarray]:
+        """Step 1: boxes found on the reduced copy, in full-size coordinates."""
+        h, w = bgr.shape[:2]
+        scale = min(1.0, self.det_side / max(h, w))
+        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
+            if scale < 1 else bgr
         with self._lock:
-            # 1. boxes on the reduced copy
             boxes, _ = self._ocr.text_det(small)
-            if boxes is None or len(boxes) == 0:
-                return []
-            # 2. back to full size, cut from the full-size image
-            boxes = [np.clip(b.astype(np.float32) / scale, 0, [w - 1, h - 1]).astype(np.float32)
-                     for b in self._ocr.sorted_boxes(boxes)]
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [np.clip(b.astype(np.float32) / scale, 0, [w - 1, h - 1]).astype(np.float32)
+                for b in self._ocr.sorted_boxes(boxes)]
+
+    def _read(self, bgr: np.ndarray, polygons: list[np.ndarray]) -> list[TextRegion]:
+        """Steps 2-3: cut each box from the full-size image, turn it upright, read it."""
+        if not polygons:
+            return []
+        boxes = [np.asarray(p, np.float32).reshape(4, 2) for p in polygons]
+        with self._lock:
             crops = self._ocr.get_crop_img_list(bgr, boxes)
-            # 3. orientation, then reading
             if self.use_cls:
                 crops, _, _ = self._ocr.text_cls(crops)
             readings, _ = self._ocr.text_rec(crops, False)
