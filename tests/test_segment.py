@@ -21,7 +21,7 @@ def _tee(h: int, w: int) -> np.ndarray:
     return mask.astype(bool)
 
 
-def test_white_garment_on_white_paper_is_found():
+def _white_tee_on_white_paper() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     h, w = 640, 480
     truth = _tee(h, w)
@@ -31,7 +31,11 @@ def test_white_garment_on_white_paper_is_found():
     fold = 2.0 * np.sin(xx / 23.0) * np.cos(yy / 41.0)
     image[truth] = (240 + fold[truth] + rng.normal(0, 0.8, truth.sum()))[:, None]
     image = np.clip(image, 0, 255).astype(np.uint8)
-    image = cv2.GaussianBlur(image, (3, 3), 0)  # a camera's soft edge
+    return cv2.GaussianBlur(image, (3, 3), 0), truth  # a camera's soft edge
+
+
+def test_white_garment_on_white_paper_is_found():
+    image, truth = _white_tee_on_white_paper()
     mask = ClassicalSegmenter().segment(image)
     assert _iou(mask, truth) > 0.9
 
@@ -50,12 +54,19 @@ def test_product_cut_by_the_bottom_edge_is_product_not_backdrop():
     assert mask[600:, 160:238].mean() > 0.9                     # the trousers at the border are kept
 
 
-def test_segmentation_is_repeatable():
-    h, w = 320, 240
-    image = np.full((h, w, 3), 240, np.uint8)
-    image[60:260, 60:180] = (180, 40, 40)
-    image[:, :5] = (90, 90, 90)                                 # a dark strip on one side only
-    a = ClassicalSegmenter().segment(image)
-    cv2.setRNGSeed(12345)
-    b = ClassicalSegmenter().segment(image)
-    assert (a == b).all()
+def test_segmentation_is_repeatable_whatever_opencvs_random_state():
+    """GrabCut draws from OpenCV's per-thread RNG; a resumed night must give the same masks.
+    A blotchy print close to the paper's colour is where GrabCut's start matters."""
+    rng = np.random.default_rng(1)
+    h, w = 640, 480
+    truth = _tee(h, w)
+    image = np.clip(rng.normal(200, 6, (h, w, 3)), 0, 255)
+    colours = np.array([[180, 150, 140], [205, 195, 190], [120, 90, 80], [215, 205, 200]], float)
+    blotches = colours[np.kron(rng.integers(0, 4, (h // 16 + 1, w // 16 + 1)), np.ones((16, 16), int))[:h, :w]]
+    image[truth] = blotches[truth] + rng.normal(0, 6, (truth.sum(), 3))
+    image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (5, 5), 0)
+    masks = []
+    for seed in (1, 2, 3, 4):
+        cv2.setRNGSeed(seed)
+        masks.append(ClassicalSegmenter().segment(image))
+    assert all((m == masks[0]).all() for m in masks)

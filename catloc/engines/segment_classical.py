@@ -137,6 +137,7 @@ class ClassicalSegmenter:
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
             crop = np.ascontiguousarray(gc[ys, xs])
+            cv2.setRNGSeed(0)  # GrabCut seeds its colour models with OpenCV's (per-thread) RNG
             cv2.grabCut(np.ascontiguousarray(small[ys, xs, ::-1]), crop, None, bgd, fgd,
                         self.iterations, cv2.GC_INIT_WITH_MASK)
             gc[ys, xs] = crop
