@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from catloc import storage
 
-STAGE_VERSIONS = {"clean": 7, "analyse": 2, "localize": 1, "qc": 1}
+STAGE_VERSIONS = {"clean": 7, "analyse": 2, "localize": 1, "qc": 2}
 
 
 def file_digest(uri: str) -> str:
