@@ -444,7 +444,19 @@ def summarise(cases: list[dict], times: list[float], size: str) -> dict:
         "max_change_outside": max(c["max_change_outside"] for c in cases),
         "product_px_changed": round(float(np.mean([c["product_px_changed"] for c in cases])), 5),
         "seconds_per_image": {"mean": round(float(np.mean(times)), 3), "max": round(float(np.max(times)), 3)},
+        "by_watermark": {label: {"images": len(sel), "seconds_per_image": _mean([c["seconds"] for c in sel]),
+                                 "product_px_changed": _mean([c["product_px_changed"] for c in sel], 5)}
+                         for label, sel in (("with", [c for c in cases if _watermarked(c)]),
+                                            ("without", [c for c in cases if not _watermarked(c)]))},
     }
+
+
+def _watermarked(case: dict) -> bool:
+    return any(r["kind"] == "watermark" for r in case["items"])
+
+
+def _mean(values: list[float], digits: int = 3) -> float | None:
+    return round(float(np.mean(values)), digits) if values else None
 
 
 def print_table(s: dict, header: str) -> None:
@@ -466,6 +478,10 @@ def print_table(s: dict, header: str) -> None:
           f"that the clean stage altered)")
     t = s["seconds_per_image"]
     print(f"{'seconds_per_image':30s} {t['mean']:>8.2f}  max {t['max']:.2f} s at {s['image_size']}")
+    for label, b in s["by_watermark"].items():
+        if b["images"]:
+            print(f"  {label + ' tiled watermark':28s} {b['seconds_per_image']:>8.2f}  s/image over {b['images']} "
+                  f"images; product_px_changed {b['product_px_changed']:.4f}")
 
 
 def save_example(path: Path, image, result, items) -> None:
