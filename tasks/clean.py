@@ -2,14 +2,19 @@
 
 Steps (``remove_overlay_text``):
 
-1. find text with the OCR engine and QR codes with OpenCV's detector;
+1. find text with the OCR engine, QR codes and barcodes with OpenCV's detectors (kept only if
+   they look like a code), and the plates (banners, stickers, cards) findings sit on;
 2. locate the product on a copy with *all* findings painted out, so promo stickers and
    banners cannot pull the product mask towards them;
-3. decide per text region: a region lying inside the product (``product_text_inside``
+3. decide per text region: tiled watermarks, promo patterns and text reaching off the product
+   onto the backdrop are removed; a region lying inside the product (``product_text_inside``
    share of its area) is product text (brand label, print) and is kept under the
-   ``keep_product_text`` policy; everything else, and every QR code, is removed;
-4. inpaint the union of removed regions, dilated by ``dilate_px``; pixels outside that mask
-   are bit-for-bit the source's.
+   ``keep_product_text`` policy; an unsure reading over the product is never touched;
+   everything else, and every code, is removed;
+4. mask what goes at stroke level (or its plate), never over kept product text;
+5. inpaint the union of removed regions; pixels outside that mask are bit-for-bit the source's;
+6. verify around the cleaned regions: leftovers off the product get one wider retry, what
+   survives is reported as residual text.
 
 Every decision is returned in the report, so reviewers can see what was found, kept and removed.
 """
@@ -420,8 +425,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
             else:
                 region_mask, how = stroke_mask(image, mask, dilate_px)
             remove |= region_mask
-        else:
-            kept |= mask
+        elif inside >= product_text_inside and region.score >= protect_below_score:
+            kept |= mask  # product text read with confidence (an unsure box may span a whole garment)
         decisions.append({**region.to_dict(), "inside_product": round(inside, 3),
                           "decision": "kept" if keep else "removed", "why": why, "mask": how})
     # what is kept stays as it is, even under a removed watermark crossing it: better a trace of
