@@ -154,25 +154,29 @@ def polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
 
 def backdrop_colour(image: np.ndarray, border: float = 0.03) -> np.ndarray:
     """Median colour of the image border: the supplier's backdrop."""
-    h, w = image.shape[:2]
-    b = max(2, int(border * min(h, w)))
-    strip = np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
-                            image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
-    return np.median(strip, axis=0).astype(np.float32)
+    return np.median(_border_strip(image, border), axis=0).astype(np.float32)
 
 
 def backdrop_reached_from_border(image: np.ndarray, backdrop: np.ndarray, border: float = 0.03) -> np.ndarray:
     """Pixels of the backdrop's colour (within the border's own spread: 3 to 25 levels) that
     connect to the image border: open backdrop, not a garment that happens to share its colour."""
-    h, w = image.shape[:2]
-    b = max(2, int(border * min(h, w)))
-    strip = np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
-                            image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
-    spread = _colour_distance(strip, backdrop)
+    spread = _colour_distance(_border_strip(image, border), backdrop)
     spread = spread[spread < 30]  # leave out a product running off the photo
     tolerance = min(25.0, max(3.0, 2.5 * float(np.percentile(spread, 90)))) if len(spread) else 3.0
-    close = (_colour_distance(image, backdrop) <= tolerance).view(np.uint8)
-    _, labels = cv2.connectedComponents(close, connectivity=4)
+    return _connected_to_border(_colour_distance(image, backdrop) <= tolerance)
+
+
+def _border_strip(image: np.ndarray, border: float) -> np.ndarray:
+    """(N, 3) pixels of the image's outer ``border`` share, all four sides."""
+    h, w = image.shape[:2]
+    b = max(2, int(border * min(h, w)))
+    return np.concatenate([image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3),
+                           image[:, :b].reshape(-1, 3), image[:, -b:].reshape(-1, 3)])
+
+
+def _connected_to_border(mask: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` (4-connected) that touch the image border."""
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     return np.isin(labels, edge[edge > 0])
 
@@ -268,10 +272,8 @@ def _dominant_colour(pixels: np.ndarray) -> np.ndarray | None:
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    inv = (~mask).astype(np.uint8)
-    n, labels = cv2.connectedComponents(inv, connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return mask | (~np.isin(labels, border) & (labels > 0))
+    """``mask`` with every hole (background not connected to the border) filled."""
+    return ~_connected_to_border(~mask)
 
 
 def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[np.ndarray, str]:
@@ -403,12 +405,11 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: Inpaint
             plates[i] = None  # never take a whole region away on an unsure reading
     for i, (region, mask, plate) in enumerate(zip(texts, text_masks, plates)):
         inside = insides[i]
-        promo = _matches_any(region.text, patterns) or i in tiled
         if policy == "remove_all":
             keep, why = False, "policy remove_all"
         elif i in tiled:
             keep, why = False, "tiled watermark (repeated across the photo)"
-        elif promo:
+        elif _matches_any(region.text, patterns):
             keep, why = False, "promo pattern (price, contact, shop)"
         elif crossing[i] and i not in unsure:
             keep, why = False, "reaching off the product onto the backdrop"

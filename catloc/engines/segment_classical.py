@@ -9,8 +9,8 @@ Supplier photos are shot on near-uniform backdrops (white, grey, beige paper). S
 2. *outside*: the pixels within the backdrop's own noise of a backdrop colour that connect to
    the border. It stops at the product's outline even where the product is nearly the backdrop's
    colour (a white T-shirt on white paper);
-3. *seed*: what is far from every backdrop colour, or not reached by the flood fill;
-4. GrabCut from that seed: sure backdrop where the flood fill reached far from the seed, sure
+3. *seed*: what is far from every backdrop colour, or not part of the outside;
+4. GrabCut from that seed: sure backdrop where the outside lies far from the seed, sure
    product in the seed's core and inside the outline where the colour differs from the backdrop
    at all (GrabCut's colour model cannot tell white cotton from white paper);
 5. back to full size, where the mask edge is re-snapped to the colour edge in a thin band.
