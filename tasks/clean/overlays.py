@@ -27,13 +27,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from catloc import storage
-from catloc.cache import reuse_or_run, stage_key
-from catloc.config import ConfigError, EngineSpec
-from catloc.engines import load_engine
+from catloc.config import ConfigError
 from catloc.engines.base import Inpainter, Segmenter, TextDetector, TextRegion
 
 POLICIES = ("keep_product_text", "remove_all")
@@ -617,23 +612,3 @@ def clean_options(clean_cfg: dict[str, Any]) -> dict[str, Any]:
             value = list(value or [])
         options[name] = value
     return options
-
-
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], clean_cfg: dict[str, Any],
-               policy: str, force: bool = False) -> dict[str, Any]:
-    """Clean one source image; store ``cleaned.png``, ``removed_mask.png`` and ``clean.json``."""
-    config = {"engines": {k: engines[k] for k in ("ocr", "inpaint", "segment")}, "clean": clean_cfg, "policy": policy}
-
-    def run() -> dict[str, Any]:
-        result = remove_overlay_text(
-            storage.load_rgb(source_uri),
-            load_engine("ocr", engines["ocr"]), load_engine("inpaint", engines["inpaint"]),
-            load_engine("segment", engines["segment"]), **{**clean_options(clean_cfg), "policy": policy})
-        cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
-        mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),
-                                      result.removed_mask.astype(np.uint8) * 255)
-        storage.write_json(storage.join(sku_dir, "clean.json"), result.report)
-        return {"cleaned_image": cleaned_uri, "removed_mask": mask_uri, "report": result.report}
-
-    return reuse_or_run(sku_dir, "clean", stage_key("clean", [source_uri], config), run, force)
