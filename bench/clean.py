@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from catloc.config import load_pipeline_config  # noqa: E402
 from catloc.engines import load_engine  # noqa: E402
-from tasks.clean import clean_options, remove_overlay_text  # noqa: E402
+from catloc.tasks.clean import clean_options, remove_overlay_text  # noqa: E402
 from tests.synth import cjk_font_path, supplier_photo  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/"

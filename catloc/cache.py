@@ -7,17 +7,20 @@ the output; a later run (resume, rerun) reuses the output only when the key matc
 output file still exists. Changed images or config therefore recompute; unchanged work does
 not. The manifest is written last (atomically), so a stage killed half-way is never reused.
 
-The manifests live in the run folder beside the files they describe, rather than in Prefect's
-result store, so validity is checked against the files themselves.
+The manifests live in the run folder beside the files they describe (``RunFolder`` names them),
+rather than in Prefect's result store, so validity is checked against the files themselves.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, is_dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from catloc import storage
+from catloc.outputs import to_plain
+
+T = TypeVar("T")
 
 STAGE_VERSIONS = {"clean": 7, "analyse": 2, "localize": 1, "qc": 2}
 
@@ -58,16 +61,17 @@ def _uris(obj: Any) -> list[str]:
     return found
 
 
-def reuse_or_run(sku_dir: str, stage: str, key: str, run: Callable[[], Any], force: bool = False) -> Any:
-    """The stored output of ``stage`` if its key matches and its files exist, else ``run()``."""
-    manifest = storage.join(sku_dir, f"{stage}.manifest.json")
+def reuse_or_run(manifest: str, key: str, run: Callable[[], T], load: Callable[[Any], T],
+                 force: bool = False) -> T:
+    """The output stored in ``manifest`` (rebuilt by ``load``) if its key is ``key`` and every file
+    it names still exists; else ``run()``, whose output is then recorded in ``manifest``."""
     if not force and storage.exists(manifest):
         try:
             stored = storage.read_json(manifest)
         except (ValueError, OSError):
             stored = {}
         if stored.get("key") == key and all(storage.exists(u) for u in _uris(stored.get("output"))):
-            return stored["output"]
+            return load(stored["output"])
     output = run()
-    storage.write_json(manifest, {"stage": stage, "key": key, "output": output})
+    storage.write_json(manifest, {"key": key, "output": to_plain(output)})
     return output

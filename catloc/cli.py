@@ -24,23 +24,23 @@ def _quiet_prefect(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def _progress(run_uri: str) -> dict:
-    from catloc import storage
-    try:
-        return storage.read_json(storage.join(run_uri, "progress.json"))
-    except Exception:
-        return {}
+USAGE_ERRORS: tuple[type[Exception], ...] = (ValueError,)  # ConfigError, CatalogError, RerunError are ValueErrors
 
 
-def _run_with_progress(flow, run_uri: str, total: int, **params) -> dict:
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+def _run_with_progress(flow, folder, total: int, **params) -> dict:
     """Run ``flow(**params)`` in this thread while a bar follows the run's ``progress.json``."""
     done = threading.Event()
     started = time.time()
 
     def poll(progress: Progress, bar) -> None:
         while not done.wait(1.0):
-            state = _progress(run_uri)
-            if state and state.get("updated", "") and _is_fresh(state, started):
+            state = folder.read_progress()
+            if state and _is_fresh(state, started):
                 progress.update(bar, total=state.get("total", total), completed=state.get("finished", 0))
 
     with Progress(TextColumn("[bold]SKUs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -65,6 +65,11 @@ def _is_fresh(state: dict, started: float) -> bool:
         return False
 
 
+def _task_runner(workers: int):
+    from prefect.task_runners import ThreadPoolTaskRunner
+    return ThreadPoolTaskRunner(max_workers=max(workers, 1))
+
+
 @app.command()
 def run(
     catalog: str = typer.Argument(..., help="Catalog file: .csv, .parquet or .jsonl; a local path or s3:// URI."),
@@ -81,44 +86,22 @@ def run(
 ) -> None:
     """Run the nightly pipeline on CATALOG and write the review sheets (same --run-id again: resume)."""
     _quiet_prefect(verbose)
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    from catloc import storage
-    from catloc.config import ConfigError, load_market, load_pipeline_config
-    from catloc.engines import load_all
     from catloc.engines.base import EngineLoadError
-    from catloc.schedule import parse_deadline
-    from flows.nightly import default_run_id, nightly
-    from tasks.clean import clean_options
-    from tasks.ingest import CatalogError, read_catalog
+    from catloc.flows.nightly import nightly
+    from catloc.flows.prepare import prepare_run
 
+    params = dict(catalog=catalog, market=market, out=out, run_id=run_id, limit=limit, candidates=candidates,
+                  config=config, deadline=deadline, tz=tz, workers=workers)
     try:  # everything that can be wrong with the whole run is reported before it starts
-        cfg = load_pipeline_config(config)
-        mkt = load_market(market, cfg)
-        storage.configure(cfg.storage_options)
-        items, rejected = read_catalog(catalog)
-        if deadline:
-            parse_deadline(deadline, tz)
-        load_all(cfg.engines)  # a missing model is one error now, not one per SKU at 3 a.m.
-        clean_options(cfg.clean)
-    except (ConfigError, CatalogError, EngineLoadError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
-    run_id = run_id or default_run_id(mkt.code)
-    run_uri = storage.join(out, run_id)
-    total = min(len(items), limit) if limit else len(items)
-    console.print(f"catloc: {len(items) + len(rejected)} catalog rows, {total} SKUs to localize for "
-                  f"{mkt.name} -> {run_uri}")
-
-    flow = nightly.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(workers or cfg.max_workers, 1)))
-    try:
-        _run_with_progress(flow, run_uri, total, catalog=catalog, market=market, out=out, run_id=run_id,
-                           limit=limit, candidates=candidates, config=config, deadline=deadline, tz=tz,
-                           workers=workers)
-    except (ConfigError, CatalogError, EngineLoadError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
-    _print_summary(run_uri)
+        plan = prepare_run(**params)
+    except (*USAGE_ERRORS, EngineLoadError) as exc:
+        raise _fail(exc)
+    total = len(plan.todo) + plan.kept
+    console.print(f"catloc: {total + len(plan.over_limit) + len(plan.rejected)} catalog rows, {total} SKUs to "
+                  f"localize for {plan.settings.market.name} -> {plan.folder.uri}")
+    flow = nightly.with_options(task_runner=_task_runner(plan.workers))
+    _run_with_progress(flow, plan.folder, total, **{**params, "run_id": plan.folder.run_id}, plan=plan)
+    _print_summary(plan.folder)
 
 
 @app.command()
@@ -136,40 +119,26 @@ def rerun(
 ) -> None:
     """Process chosen SKUs of a run again, reusing every still-valid stage output, and update its sheets."""
     _quiet_prefect(verbose)
-    from prefect.task_runners import ThreadPoolTaskRunner
+    from catloc.engines.base import EngineLoadError
+    from catloc.flows.prepare import prepare_rerun
+    from catloc.flows.rerun import rerun as rerun_flow
 
-    from catloc import storage
-    from catloc.config import ConfigError
-    from flows.rerun import RerunError
-    from flows.rerun import rerun as rerun_flow
-    from tasks.ingest import CatalogError
-
-    from catloc.records import STAGES
-    if stage is not None and stage not in STAGES[1:-1]:
-        console.print(f"[red]error:[/red] --stage must be one of {', '.join(STAGES[1:-1])}, got {stage!r}")
-        raise typer.Exit(2)
-    run_uri = storage.join(out, run_id)
-    if not storage.exists(storage.join(run_uri, "run.json")):
-        console.print(f"[red]error:[/red] no run {run_id!r} under {out}")
-        raise typer.Exit(2)
     names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
-    flow = rerun_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(workers or 2, 1)))
+    params = dict(run_id=run_id, out=out, failed=failed, deferred=deferred, skus=names, stage=stage,
+                  deadline=deadline, tz=tz, workers=workers)
     try:
-        result = _run_with_progress(flow, run_uri, len(names or []) or 1, run_id=run_id, out=out, failed=failed,
-                                    deferred=deferred, skus=names, stage=stage, deadline=deadline, tz=tz,
-                                    workers=workers)
-    except (RerunError, ConfigError, CatalogError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        plan = prepare_rerun(**params)
+    except (*USAGE_ERRORS, EngineLoadError) as exc:
+        raise _fail(exc)
+    flow = rerun_flow.with_options(task_runner=_task_runner(plan.workers))
+    result = _run_with_progress(flow, plan.folder, len(plan.todo) or 1, **params, plan=plan)
     console.print(f"reran {len(result['rerun'])} SKUs")
-    _print_summary(run_uri)
+    _print_summary(plan.folder)
 
 
-def _print_summary(run_uri: str) -> None:
+def _print_summary(folder) -> None:
     import pandas as pd
-
-    from catloc import storage
-    status = pd.read_parquet(io.BytesIO(storage.read_bytes(storage.join(run_uri, "status.parquet"))))
+    status = pd.read_parquet(io.BytesIO(folder.read_table_bytes("status")))
     counts = status["status"].value_counts().to_dict()
     console.print(f"\n[bold]run {status['run_id'].iloc[0] if len(status) else ''}[/bold]: "
                   f"[green]{counts.get('done', 0)} done[/green], [red]{counts.get('failed', 0)} failed[/red], "
@@ -180,9 +149,9 @@ def _print_summary(run_uri: str) -> None:
         for row in bad.itertuples():
             table.add_row(str(row.sku), row.status, row.stage or "", row.error or "")
         console.print(table)
-    console.print(f"review sheet: {storage.join(run_uri, 'review.parquet')} (and review.csv)")
-    console.print(f"status:       {storage.join(run_uri, 'status.parquet')} (and status.csv)")
-    sheets = storage.list_files(run_uri, "contact_sheet-*.jpg")
+    console.print(f"review sheet: {folder.file('review.parquet')} (and review.csv)")
+    console.print(f"status:       {folder.file('status.parquet')} (and status.csv)")
+    sheets = folder.contact_sheets()
     if sheets:
         console.print(f"contact sheet: {sheets[0]}" + (f" (+{len(sheets) - 1} pages)" if len(sheets) > 1 else ""))
 
@@ -193,18 +162,17 @@ def status(
     out: str = typer.Option("review_exports", "--out", "-o", help="Output root the run was written to."),
 ) -> None:
     """Show a run's done/failed/deferred counts and every SKU that is not done."""
-    from catloc import storage
-    run_uri = storage.join(out, run_id)
-    if storage.exists(storage.join(run_uri, "status.parquet")):
-        _print_summary(run_uri)
+    from catloc.runfolder import RunFolder
+    folder = RunFolder(out, run_id)
+    if folder.has_sheets():
+        _print_summary(folder)
         return
-    if storage.exists(storage.join(run_uri, "run.json")):
-        state = _progress(run_uri)
+    if folder.exists():
+        state = folder.read_progress()
         console.print(f"run {run_id}: in progress or interrupted, {state.get('finished', 0)} of "
                       f"{state.get('total', '?')} SKUs finished, no review sheet yet")
         return
-    console.print(f"[red]error:[/red] no run {run_id!r} under {out}")
-    raise typer.Exit(2)
+    raise _fail(ValueError(f"no run {run_id!r} under {out}"))
 
 
 def main() -> None:  # pragma: no cover

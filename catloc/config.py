@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "pipeline.yaml"
+REPO_ROOT = Path(__file__).resolve().parent.parent   # the checkout, for an editable install
+_PACKAGED = Path(__file__).resolve().parent / "configs"  # a wheel carries configs/ inside the package
+DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / "pipeline.yaml"
 
 
 class ConfigError(ValueError):

@@ -1,6 +1,8 @@
-"""What flows between stages: catalog items, per-SKU records and the export columns.
+"""Catalog items, per-SKU records and the export columns.
 
-The export columns are a contract with reviewers and downstream tools: they only grow.
+A :class:`SkuRecord` is the unit of truth of a run: one per SKU, whatever happened to it. The
+export columns are a contract with reviewers and downstream tools: they only grow. (What the
+stages hand each other is in :mod:`catloc.outputs`.)
 """
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from catloc.outputs import Cleaned, ScoredCandidate, Source
 
 STAGES = ("ingest", "clean", "analyse", "localize", "qc", "export")
 
@@ -33,8 +37,8 @@ class SkuError(Exception):
         self.stage = stage
         self.message = message
 
-    def __reduce__(self):  # picklable across processes (Dask workers)
-        return (SkuError, (self.stage, self.message))
+    def __reduce__(self):  # an exception with its own __init__ arguments must say how to pickle it
+        return (type(self), (self.stage, self.message))
 
 
 @dataclass
@@ -71,14 +75,40 @@ class SkuRecord:
     seconds: float = 0.0
     input_key: str = ""               # hash of the catalog row + config this record was made from
     clean_report: dict[str, Any] = field(default_factory=dict)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
+    candidates: list[ScoredCandidate] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, item: CatalogItem, status: str, **fields: Any) -> "SkuRecord":
+        """A record for catalog ``item`` (its row, title, category and priority filled in)."""
+        return cls(sku=item.sku, status=status, row=item.row, title=item.title, category=item.category,
+                   priority=item.priority, **fields)
+
+    def finish(self, source: Source, cleaned: Cleaned, scored: list[ScoredCandidate]) -> None:
+        """The SKU went through every stage."""
+        self.status, self.stage, self.error = "done", "", ""
+        self._keep(source, cleaned)
+        self.candidates = scored
+
+    def fail(self, error: SkuError, source: Source | None = None, cleaned: Cleaned | None = None) -> None:
+        """The SKU stopped at ``error.stage``; what the stages before it made is kept for the sheets."""
+        self.status, self.stage, self.error = "failed", error.stage, error.message
+        self._keep(source, cleaned)
+
+    def _keep(self, source: Source | None, cleaned: Cleaned | None) -> None:
+        if source is not None:
+            self.source_image = source.image
+        if cleaned is not None:
+            self.cleaned_image, self.clean_report = cleaned.image, cleaned.report
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SkuRecord":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        record = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        record.candidates = [c if isinstance(c, ScoredCandidate) else ScoredCandidate.from_dict(c)
+                             for c in record.candidates]
+        return record
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

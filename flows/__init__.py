@@ -1,1 +1,1 @@
-"""Prefect flows: the nightly run (and, later, reruns and picks)."""
+"""Prefect flows (installed as ``catloc.flows``): the nightly run and reruns of chosen SKUs."""

@@ -1,1 +1,1 @@
-"""One module per pipeline stage: pure stage logic plus a thin Prefect ``@task``."""
+"""The stages (installed as ``catloc.tasks``): one module per stage, pure logic, no Prefect."""

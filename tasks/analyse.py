@@ -4,15 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import Segmenter
+from catloc.outputs import Analysis, Cleaned
 from catloc.records import SkuError
+from catloc.runfolder import SkuFolder
 
 MIN_PRODUCT_SHARE = 0.01   # a product smaller than 1% of the photo is not a product shot
 
@@ -39,13 +39,13 @@ def analyse_product(image: np.ndarray, segmenter: Segmenter) -> tuple[np.ndarray
     return mask, facts
 
 
-@task(name="analyse", cache_policy=NO_CACHE)
-def analyse_task(cleaned_uri: str, sku_dir: str, engines: dict[str, EngineSpec], force: bool = False) -> dict[str, Any]:
+def analyse_cleaned(cleaned: Cleaned, folder: SkuFolder, engines: dict[str, EngineSpec],
+                    force: bool = False) -> Analysis:
     """Segment the cleaned image; store ``product_mask.png``."""
-    def run() -> dict[str, Any]:
-        mask, facts = analyse_product(storage.load_rgb(cleaned_uri), load_engine("segment", engines["segment"]))
-        mask_uri = storage.save_image(storage.join(sku_dir, "product_mask.png"), mask.astype(np.uint8) * 255)
-        return {"product_mask": mask_uri, **facts}
+    def run() -> Analysis:
+        mask, facts = analyse_product(storage.load_rgb(cleaned.image), load_engine("segment", engines["segment"]))
+        mask_uri = storage.save_image(folder.file("product_mask.png"), mask.astype(np.uint8) * 255)
+        return Analysis(product_mask=mask_uri, **facts)
 
-    key = stage_key("analyse", [cleaned_uri], {"segment": engines["segment"]})
-    return reuse_or_run(sku_dir, "analyse", key, run, force)
+    key = stage_key("analyse", [cleaned.image], {"segment": engines["segment"]})
+    return reuse_or_run(folder.manifest("analyse"), key, run, Analysis.from_dict, force)

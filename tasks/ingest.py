@@ -19,11 +19,11 @@ from typing import Any, Iterable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
+from catloc.outputs import Source
 from catloc.records import CatalogItem, SkuError, SkuRecord
+from catloc.runfolder import SkuFolder
 
 IMAGE_COLUMNS = ("image", "images", "image_url", "image_urls", "image_uri", "url")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -331,11 +331,12 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def fetch_source(item: CatalogItem, sku_dir: str, ingest_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Fetch and decode every image of ``item``; store them as PNG under ``sku_dir``.
+def fetch_source(item: CatalogItem, folder: SkuFolder, ingest_cfg: dict[str, Any]) -> Source:
+    """Fetch and decode every image of ``item``; store them as ``source-<i>.png`` in ``folder``.
 
-    The first image that decodes is the one the pipeline localizes. Returns
-    ``{"source_image": uri, "images": [...], "problems": [...]}``.
+    The first image that decodes is the one the pipeline localizes; the problems with the others
+    are kept. Raises :class:`SkuError` when none decodes, and :class:`TransientFetchError` when a
+    network fetch may succeed if tried again.
     """
     problems, stored = [], []
     for i, ref in enumerate(item.images):
@@ -349,28 +350,7 @@ def fetch_source(item: CatalogItem, sku_dir: str, ingest_cfg: dict[str, Any]) ->
         except SkuError as exc:
             problems.append(exc.message)
             continue
-        stored.append(storage.save_image(storage.join(sku_dir, f"source-{i}.png"), image))
+        stored.append(storage.save_image(folder.file(f"source-{i}.png"), image))
     if not stored:
         raise SkuError("ingest", "; ".join(problems))
-    return {"source_image": stored[0], "images": stored, "problems": problems}
-
-
-def _retry_transient(task, task_run, state) -> bool:
-    """Retry only what may succeed next time (network), never a bad image."""
-    try:
-        state.result()
-    except TransientFetchError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(name="ingest-catalog", cache_policy=NO_CACHE)
-def ingest_catalog(uri: str) -> tuple[list[CatalogItem], list[SkuRecord]]:
-    return read_catalog(uri)
-
-
-@task(name="fetch-source", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_transient)
-def fetch_source_task(item: CatalogItem, sku_dir: str, ingest_cfg: dict[str, Any]) -> dict[str, Any]:
-    return fetch_source(item, sku_dir, ingest_cfg)
+    return Source(image=stored[0], images=stored, problems=problems)

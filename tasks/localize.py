@@ -10,14 +10,14 @@ import hashlib
 from typing import Any
 
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
 from catloc.engines import load_engine
-from catloc.engines.base import Candidate, Generator, Recipe
+from catloc.engines.base import Candidate as Generated, Generator, Recipe
+from catloc.outputs import Analysis, Candidate, Cleaned, list_of
+from catloc.runfolder import SkuFolder
 
 
 def recipe_seed(market: str, sku: str, index: int) -> int:
@@ -42,29 +42,33 @@ def plan_recipes(market: MarketProfile, sku: str, n: int) -> list[Recipe]:
     return recipes
 
 
-def make_candidates(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe],
-                    generator: Generator) -> list[tuple[Recipe, Candidate]]:
+def generate_all(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe],
+                 generator: Generator) -> list[tuple[Recipe, Generated]]:
     return [(recipe, generator.generate(image, mask, recipe)) for recipe in recipes]
 
 
-@task(name="localize", cache_policy=NO_CACHE)
-def localize_task(cleaned_uri: str, mask_uri: str, sku: str, sku_dir: str, market: MarketProfile, n: int,
-                  engines: dict[str, EngineSpec], force: bool = False) -> list[dict[str, Any]]:
-    """Generate and store the candidates; return one metadata dict per candidate."""
+def store_candidate(folder: SkuFolder, recipe: Recipe, generated: Generated, engine: str) -> Candidate:
+    """Save one generated image as ``candidates/<id>.png``; its record for ``candidates.json``."""
+    uri = storage.save_image(folder.file("candidates", f"{recipe.candidate_id}.png"), generated.image)
+    return Candidate(candidate_id=recipe.candidate_id, image=uri, recipe=recipe.label, scene=recipe.scene["id"],
+                     framing=f"{recipe.placement} fill={recipe.fill:.2f}", seed=recipe.seed, engine=engine,
+                     offset=list(generated.offset), scale=generated.scale,
+                     width=int(generated.image.shape[1]), height=int(generated.image.shape[0]))
+
+
+def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuFolder, market: MarketProfile,
+                    n: int, engines: dict[str, EngineSpec], force: bool = False) -> list[Candidate]:
+    """Generate and store the SKU's ``n`` candidates and ``candidates.json``."""
     recipes = plan_recipes(market, sku, n)
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> list[Candidate]:
         generator = load_engine("generate", engines["generate"])
-        pairs = make_candidates(storage.load_rgb(cleaned_uri), storage.load_mask(mask_uri), recipes, generator)
-        out = []
-        for recipe, cand in pairs:
-            uri = storage.save_image(storage.join(sku_dir, "candidates", f"{recipe.candidate_id}.png"), cand.image)
-            out.append({"candidate_id": recipe.candidate_id, "image": uri, "recipe": recipe.label,
-                        "scene": recipe.scene["id"], "framing": f"{recipe.placement} fill={recipe.fill:.2f}",
-                        "seed": recipe.seed, "engine": generator.name, "offset": list(cand.offset),
-                        "scale": cand.scale, "width": int(cand.image.shape[1]), "height": int(cand.image.shape[0])})
-        storage.write_json(storage.join(sku_dir, "candidates.json"), out)
-        return out
+        pairs = generate_all(storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask),
+                             recipes, generator)
+        candidates = [store_candidate(folder, recipe, generated, generator.name) for recipe, generated in pairs]
+        storage.write_json(folder.file("candidates.json"), [c.to_dict() for c in candidates])
+        return candidates
 
-    key = stage_key("localize", [cleaned_uri, mask_uri], {"recipes": recipes, "generate": engines["generate"]})
-    return reuse_or_run(sku_dir, "localize", key, run, force)
+    key = stage_key("localize", [cleaned.image, analysis.product_mask],
+                    {"recipes": recipes, "generate": engines["generate"]})
+    return reuse_or_run(folder.manifest("localize"), key, run, list_of(Candidate), force)

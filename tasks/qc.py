@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import TextDetector
+from catloc.outputs import Analysis, Candidate, Cleaned, ScoredCandidate, list_of
+from catloc.runfolder import SkuFolder
 
 
 def place(array: np.ndarray, offset: tuple[float, float], scale: float, size: tuple[int, int],
@@ -65,13 +67,13 @@ def residual_text(candidate: np.ndarray, placed_mask: np.ndarray, ocr: TextDetec
     return found
 
 
-def score_candidate(candidate: np.ndarray, meta: dict[str, Any], cleaned: np.ndarray, mask: np.ndarray,
-                    analysis: dict[str, Any], ocr: TextDetector, qc_cfg: dict[str, Any],
-                    policy: str) -> dict[str, Any]:
-    offset, scale = tuple(meta["offset"]), float(meta.get("scale", 1.0))
-    placed = place(mask.astype(np.uint8), offset, scale, (candidate.shape[1], candidate.shape[0]), nearest=True) > 0
-    fidelity, inside = product_fidelity(candidate, cleaned, mask, placed, offset, scale)
-    texts = residual_text(candidate, placed, ocr, int(qc_cfg.get("ocr_side", 768)),
+def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
+                    analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str) -> ScoredCandidate:
+    """QC of one candidate ``image``: fidelity, residual text, frame and size checks, with reasons."""
+    offset, scale = tuple(candidate.offset), float(candidate.scale)
+    placed = place(mask.astype(np.uint8), offset, scale, (image.shape[1], image.shape[0]), nearest=True) > 0
+    fidelity, inside = product_fidelity(image, cleaned, mask, placed, offset, scale)
+    texts = residual_text(image, placed, ocr, int(qc_cfg.get("ocr_side", 768)),
                           count_product_text=policy == "remove_all")
     reasons = []
     min_fid = float(qc_cfg.get("min_product_fidelity", 0.995))
@@ -83,38 +85,36 @@ def score_candidate(candidate: np.ndarray, meta: dict[str, Any], cleaned: np.nda
     if inside < 0.999:
         reasons.append(f"product cut by the frame: {inside:.1%} inside")
     min_side = int(qc_cfg.get("min_output_side", 512))
-    if min(candidate.shape[:2]) < min_side:
-        reasons.append(f"low resolution: {candidate.shape[1]}x{candidate.shape[0]} < {min_side} px")
+    if min(image.shape[:2]) < min_side:
+        reasons.append(f"low resolution: {image.shape[1]}x{image.shape[0]} < {min_side} px")
     warnings = []
-    if analysis.get("touches_edges"):
-        warnings.append(f"product touches the source photo edge ({', '.join(analysis['touches_edges'])}): "
+    if analysis.touches_edges:
+        warnings.append(f"product touches the source photo edge ({', '.join(analysis.touches_edges)}): "
                         "it may be cropped")
-    return {"product_fidelity": round(fidelity, 5), "residual_text": len(texts),
-            "residual_strings": texts, "qc_pass": not reasons, "qc_reasons": "; ".join(reasons + warnings)}
+    return ScoredCandidate(**candidate.to_dict(), product_fidelity=round(fidelity, 5), residual_text=len(texts),
+                           residual_strings=texts, qc_pass=not reasons, qc_reasons="; ".join(reasons + warnings))
 
 
-def rank_candidates(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rank 1 = best: passing first, then least residual text, highest fidelity, recipe order."""
-    order = sorted(range(len(scored)), key=lambda i: (not scored[i]["qc_pass"], scored[i]["residual_text"],
-                                                      -scored[i]["product_fidelity"], i))
-    for rank, i in enumerate(order, start=1):
-        scored[i]["rank"] = rank
-    return scored
+def rank_candidates(scored: list[ScoredCandidate]) -> list[ScoredCandidate]:
+    """The same candidates with ``rank`` set, 1 = best: passing first, then least residual text,
+    highest fidelity, recipe order."""
+    order = sorted(range(len(scored)), key=lambda i: (not scored[i].qc_pass, scored[i].residual_text,
+                                                      -scored[i].product_fidelity, i))
+    ranks = {i: rank for rank, i in enumerate(order, start=1)}
+    return [replace(c, rank=ranks[i]) for i, c in enumerate(scored)]
 
 
-@task(name="qc", cache_policy=NO_CACHE)
-def qc_task(candidates: list[dict[str, Any]], cleaned_uri: str, analysis: dict[str, Any], sku_dir: str,
-            engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str,
-            force: bool = False) -> list[dict[str, Any]]:
+def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: Analysis, folder: SkuFolder,
+                     engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str,
+                     force: bool = False) -> list[ScoredCandidate]:
     """Score and rank the stored candidates of one SKU."""
-    def run() -> list[dict[str, Any]]:
+    def run() -> list[ScoredCandidate]:
         ocr = load_engine("ocr", engines["ocr"])
-        cleaned, mask = storage.load_rgb(cleaned_uri), storage.load_mask(analysis["product_mask"])
-        scored = [{**meta, **score_candidate(storage.load_rgb(meta["image"]), meta, cleaned, mask, analysis,
-                                             ocr, qc_cfg, policy)} for meta in candidates]
-        return rank_candidates(scored)
+        source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
+        return rank_candidates([score_candidate(storage.load_rgb(c.image), c, source, mask, analysis, ocr,
+                                                qc_cfg, policy) for c in candidates])
 
-    inputs = [cleaned_uri, analysis["product_mask"]] + [m["image"] for m in candidates]
+    inputs = [cleaned.image, analysis.product_mask] + [c.image for c in candidates]
     key = stage_key("qc", inputs, {"candidates": candidates, "analysis": analysis, "ocr": engines["ocr"],
                                    "qc": qc_cfg, "policy": policy})
-    return reuse_or_run(sku_dir, "qc", key, run, force)
+    return reuse_or_run(folder.manifest("qc"), key, run, list_of(ScoredCandidate), force)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_nightly_flow_end_to_end(small_catalog, tmp_path, prefect_harness):
-    from flows.nightly import nightly
+    from catloc.flows.nightly import nightly
     out = tmp_path / "exports"
     result = nightly(str(small_catalog), "us", out=str(out), run_id="t1", candidates=6)
     run = out / "t1"
@@ -54,7 +54,7 @@ def test_nightly_flow_end_to_end(small_catalog, tmp_path, prefect_harness):
 
 
 def test_limit_defers_the_rest(small_catalog, tmp_path, prefect_harness):
-    from flows.nightly import nightly
+    from catloc.flows.nightly import nightly
     nightly(str(small_catalog), "sa", out=str(tmp_path), run_id="t2", limit=1, candidates=6)
     status = pd.read_csv(tmp_path / "t2" / "status.csv", keep_default_na=False).set_index("sku")
     assert status.loc["SHIRT-1", "status"] == "done"  # priority 1 goes first

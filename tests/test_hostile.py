@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from catloc.records import SkuError
-from tasks.ingest import TransientFetchError, check_ref, decode_image, fetch_bytes, read_catalog
+from catloc.tasks.ingest import TransientFetchError, check_ref, decode_image, fetch_bytes, read_catalog
 from tests.synth import supplier_photo
 
 LIMITS = dict(max_pixels=50_000_000, min_side=64, max_side=1024)
@@ -108,16 +108,17 @@ def test_transient_fetch_errors_are_retried_by_the_task(tmp_path, http_server, p
     from prefect import flow
 
     from catloc.records import CatalogItem
-    from tasks.ingest import fetch_source_task
+    from catloc.flows.stages import fetch_source
+    from catloc.runfolder import SkuFolder
 
     @flow
     def fetch_once(item: CatalogItem, retries: int):
-        return fetch_source_task.with_options(retries=retries, retry_delay_seconds=0)(
-            item, str(tmp_path / "sku"), {})
+        return fetch_source.with_options(retries=retries, retry_delay_seconds=0)(
+            item, SkuFolder(str(tmp_path / "sku")), {})
 
     _Handler.flaky_hits = 0
     item = CatalogItem(sku="F", images=[f"{http_server}/flaky.jpg"], row=2)
-    assert fetch_once(item, 1)["source_image"].endswith("source-0.png")  # the 503 was retried
+    assert fetch_once(item, 1).image.endswith("source-0.png")  # the 503 was retried
     assert _Handler.flaky_hits == 2
     bad = CatalogItem(sku="N", images=[f"{http_server}/gone-for-good.jpg"], row=3)
     with pytest.raises(SkuError, match="HTTP 404"):  # a 404 is final: no retry
@@ -148,7 +149,7 @@ def test_non_utf8_and_unicode_catalogs(tmp_path):
         items, _ = read_catalog(str(tmp_path / "gb.csv"))
     assert items[0].sku == "T恤-001" and items[0].title == "纯棉T恤"
     (tmp_path / "bad.csv").write_bytes(b"sku,image\n\x81\xff\xfe,a.jpg\n")
-    from tasks.ingest import CatalogError
+    from catloc.tasks.ingest import CatalogError
     with pytest.raises(CatalogError, match="not UTF-8"):
         read_catalog(str(tmp_path / "bad.csv"))
 
@@ -157,7 +158,7 @@ def test_non_utf8_and_unicode_catalogs(tmp_path):
 def test_hostile_catalog_end_to_end(tmp_path, http_server):
     """Every hostile input in one catalog: each SKU done or failed with a reason, nothing escapes."""
     from prefect.testing.utilities import prefect_test_harness
-    from flows.nightly import nightly
+    from catloc.flows.nightly import nightly
 
     folder = tmp_path / "cat"
     (folder / "img").mkdir(parents=True)

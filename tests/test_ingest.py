@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from catloc.records import SkuError, sku_key
-from tasks.ingest import CatalogError, decode_image, fetch_source, read_catalog
+from catloc.runfolder import SkuFolder
+from catloc.tasks.ingest import CatalogError, decode_image, fetch_source, read_catalog
 from tests.conftest import write_jpeg
 from tests.synth import supplier_photo
 
@@ -129,12 +130,12 @@ def test_fetch_source_uses_first_good_image(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"")
     item = CatalogItem(sku="S", images=[str(tmp_path / "missing.jpg"), str(tmp_path / "bad.jpg"),
                                         str(tmp_path / "good.jpg")], row=2)
-    out = fetch_source(item, str(tmp_path / "sku"), {})
-    assert out["source_image"].endswith("source-2.png") and len(out["problems"]) == 2
-    assert "image not found" in out["problems"][0]
+    out = fetch_source(item, SkuFolder(str(tmp_path / "sku")), {})
+    assert out.image.endswith("source-2.png") and out.images == [out.image] and len(out.problems) == 2
+    assert "image not found" in out.problems[0]
     item.images = [str(tmp_path / "missing.jpg")]
     with pytest.raises(SkuError, match="image not found"):
-        fetch_source(item, str(tmp_path / "sku2"), {})
+        fetch_source(item, SkuFolder(str(tmp_path / "sku2")), {})
 
 
 def test_sku_keys_never_escape_the_run_folder():

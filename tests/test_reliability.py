@@ -115,8 +115,9 @@ def test_kill_9_mid_run_then_resume_gives_the_same_sheets(tmp_path):
 
 @pytest.mark.slow
 def test_rerun_failed_and_chosen_skus(small_catalog, tmp_path, prefect_harness):
-    from flows.nightly import nightly
-    from flows.rerun import RerunError, rerun
+    from catloc.flows.nightly import nightly
+    from catloc.flows.prepare import RerunError
+    from catloc.flows.rerun import rerun
     out = str(tmp_path / "out")
     nightly(str(small_catalog), "sa", out=out, run_id="r1", candidates=6)
     run = tmp_path / "out" / "r1"
@@ -156,7 +157,7 @@ def test_rerun_failed_and_chosen_skus(small_catalog, tmp_path, prefect_harness):
 
 @pytest.mark.slow
 def test_deadline_defers_what_would_not_fit(tmp_path, prefect_harness, monkeypatch):
-    from flows.nightly import nightly
+    from catloc.flows.nightly import nightly
     catalog = make_catalog(tmp_path / "cat", 4)
     starts = []
 

@@ -6,12 +6,14 @@ import pytest
 from catloc.engines import load_engine
 from catloc.engines.base import EngineLoadError
 from catloc.config import EngineSpec
+from catloc.outputs import Analysis, Candidate, ScoredCandidate
 from catloc.records import REVIEW_COLUMNS, STATUS_COLUMNS, SkuRecord
-from tasks.analyse import analyse_product
-from tasks.clean import remove_overlay_text
-from tasks.export import export_review
-from tasks.localize import make_candidates, plan_recipes
-from tasks.qc import rank_candidates, score_candidate
+from catloc.runfolder import RunFolder
+from catloc.tasks.analyse import analyse_product
+from catloc.tasks.clean.overlays import remove_overlay_text
+from catloc.tasks.export import export_sheets
+from catloc.tasks.localize import generate_all, plan_recipes
+from catloc.tasks.qc import rank_candidates, score_candidate
 from tests.synth import supplier_photo
 
 
@@ -78,7 +80,7 @@ def test_recipes_are_repeatable_and_varied(market):
 def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market):
     _, truth, _, result = cleaned_shirt
     mask, _ = analyse_product(result.cleaned, engines["segment"])
-    pairs = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 6), engines["generate"])
+    pairs = generate_all(result.cleaned, mask, plan_recipes(market, "S", 6), engines["generate"])
     assert len(pairs) == 6
     images = [c.image for _, c in pairs]
     assert len({im.tobytes() for im in images}) == 6  # six different backdrops/framings
@@ -92,42 +94,44 @@ def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market)
         bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
         assert max(bw / w, bh / h) == pytest.approx(recipe.fill, abs=0.02)
     # the same recipe gives the same image
-    again = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
+    again = generate_all(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
     assert np.array_equal(again[0][1].image, images[0])
 
 
 def test_qc_scores_fidelity_and_flags_changes(cleaned_shirt, engines, market, cfg):
     _, _, _, result = cleaned_shirt
     mask, facts = analyse_product(result.cleaned, engines["segment"])
-    (_, cand), = make_candidates(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
-    meta = {"offset": cand.offset, "scale": 1.0}
+    (_, cand), = generate_all(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
+    meta = Candidate("c01", "c01.png", offset=list(cand.offset))
+    analysis = Analysis("mask.png", **facts)
     qc = dict(cfg.qc, min_output_side=64)
-    good = score_candidate(cand.image, meta, result.cleaned, mask, facts, engines["ocr"], qc, "keep_product_text")
-    assert good["product_fidelity"] == 1.0 and good["qc_pass"] and good["residual_text"] == 0
+    good = score_candidate(cand.image, meta, result.cleaned, mask, analysis, engines["ocr"], qc, "keep_product_text")
+    assert good.product_fidelity == 1.0 and good.qc_pass and good.residual_text == 0
     tampered = cand.image.copy()
     tampered[cand.product_mask] = 255 - tampered[cand.product_mask]  # "the strap changed"
-    bad = score_candidate(tampered, meta, result.cleaned, mask, facts, engines["ocr"], qc, "keep_product_text")
-    assert not bad["qc_pass"] and "product changed" in bad["qc_reasons"]
+    bad = score_candidate(tampered, meta, result.cleaned, mask, analysis, engines["ocr"], qc, "keep_product_text")
+    assert not bad.qc_pass and "product changed" in bad.qc_reasons
     ranked = rank_candidates([bad, good])
-    assert ranked[1]["rank"] == 1 and ranked[0]["rank"] == 2
+    assert ranked[1].rank == 1 and ranked[0].rank == 2
 
 
 def test_qc_counts_text_left_on_the_backdrop(engines, cfg):
     image, truth, _ = supplier_photo(384, product_text=None)  # overlays NOT cleaned
-    facts = {"touches_edges": []}
-    out = score_candidate(image, {"offset": (0, 0), "scale": 1.0}, image, truth, facts, engines["ocr"],
+    out = score_candidate(image, Candidate("c01", "c01.png"), image, truth, Analysis("mask.png"), engines["ocr"],
                           dict(cfg.qc, min_output_side=64), "keep_product_text")
-    assert out["residual_text"] >= 1 and not out["qc_pass"] and "residual text" in out["qc_reasons"]
+    assert out.residual_text >= 1 and not out.qc_pass and "residual text" in out.qc_reasons
 
 
 def test_export_writes_contract_columns(tmp_path):
-    cand = {"candidate_id": "c01", "image": str(tmp_path / "skus" / "A" / "c01.png"), "rank": 1, "recipe": "r",
-            "seed": 5, "qc_pass": True, "qc_reasons": "", "product_fidelity": 1.0, "residual_text": 0}
+    folder = RunFolder(str(tmp_path), "run1")
+    cand = ScoredCandidate("c01", folder.sku("A").file("c01.png"), rank=1, recipe="r", seed=5, qc_pass=True,
+                           product_fidelity=1.0)
     from catloc import storage
-    storage.save_image(cand["image"], np.zeros((32, 32, 3), np.uint8))
-    records = [SkuRecord(sku="A", status="done", row=2, candidates=[cand]),
-               SkuRecord(sku="B", status="failed", stage="ingest", error="broken image", row=3)]
-    out = export_review(records, str(tmp_path), "run1", "sa")
+    storage.save_image(cand.image, np.zeros((32, 32, 3), np.uint8))
+    folder.write_record(SkuRecord(sku="A", status="done", row=2, candidates=[cand]))
+    folder.save_rejected([SkuRecord(sku="B", status="failed", stage="ingest", error="broken image", row=3)])
+    out = export_sheets(folder, "sa")
+    tmp_path = tmp_path / "run1"
     review = pd.read_parquet(tmp_path / "review.parquet")
     status = pd.read_csv(tmp_path / "status.csv", keep_default_na=False)
     assert list(review.columns) == REVIEW_COLUMNS and list(status.columns) == STATUS_COLUMNS
@@ -144,7 +148,7 @@ def test_unknown_engine_is_one_clear_error():
 
 def test_tiled_watermarks_are_grouped_by_repeats():
     from catloc.engines.base import TextRegion
-    from tasks.clean import tiled_watermarks
+    from catloc.tasks.clean.overlays import tiled_watermarks
     box = np.zeros((4, 2), np.float32)
     texts = [TextRegion(box, t, 0.9) for t in
              ("店铺水印", "十三行店铺水", "铺水印十三", "SUMMER 1988", "shop8888", "shop888")]
@@ -157,7 +161,7 @@ def test_tiled_watermarks_are_grouped_by_repeats():
 def test_an_unsure_reading_over_the_product_never_erases_it(engines):
     """OCR sometimes 'reads' a plain garment as a character with a box over all of it."""
     from catloc.engines.base import TextRegion
-    from tasks.clean import remove_overlay_text
+    from catloc.tasks.clean.overlays import remove_overlay_text
     image, truth, _ = supplier_photo(320, overlay=False, product_text=None, garment=(150, 40, 60))
     ys, xs = np.nonzero(truth)
     box = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.max(), ys.max()], [xs.min(), ys.max()]],
@@ -212,7 +216,7 @@ def test_a_quadrilateral_over_plain_fabric_is_not_taken_for_a_code():
     """OpenCV's QR detector sometimes returns a huge quadrilateral over a garment; removing that
     'code' would repaint the product, so findings must look like a code."""
     import cv2
-    from tasks.clean import detect_codes, looks_like_code
+    from catloc.tasks.clean.overlays import detect_codes, looks_like_code
     image, _, info = supplier_photo(512, qr=True, overlay=False)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     x0, y0, x1, y1 = info["qr_box"]

@@ -1,42 +1,38 @@
 """Stage 2, clean: remove overlaid supplier text and QR codes, keep the product's own text.
 
-The steps are in :mod:`tasks.clean.overlays`; this module stores what they produce.
+:func:`clean_source` runs the steps of :func:`tasks.clean.pipeline.remove_overlay_text` on a
+SKU's source image and stores ``cleaned.png``, ``removed_mask.png`` and ``clean.json``.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
-from tasks.clean.overlays import (CleanResult, clean_options, detect_codes, find_plate, looks_like_code,
-                                  polygon_mask, qr_plate_mask, remove_overlay_text, stroke_mask,
-                                  tiled_watermarks)
+from catloc.outputs import Cleaned, Source
+from catloc.runfolder import SkuFolder
+from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.overlays import remove_overlay_text
 
-__all__ = ["CleanResult", "clean_options", "clean_task", "detect_codes", "find_plate", "looks_like_code",
-           "polygon_mask", "qr_plate_mask", "remove_overlay_text", "stroke_mask", "tiled_watermarks"]
+ENGINES = ("ocr", "inpaint", "segment")
 
 
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_task(source_uri: str, sku_dir: str, engines: dict[str, EngineSpec], clean_cfg: dict[str, Any],
-               policy: str, force: bool = False) -> dict[str, Any]:
-    """Clean one source image; store ``cleaned.png``, ``removed_mask.png`` and ``clean.json``."""
-    config = {"engines": {k: engines[k] for k in ("ocr", "inpaint", "segment")}, "clean": clean_cfg, "policy": policy}
+def clean_source(source: Source, folder: SkuFolder, engines: dict[str, EngineSpec], options: CleanOptions,
+                 force: bool = False) -> Cleaned:
+    """Clean the SKU's source image (reusing a stored result made from the same bytes and config)."""
+    def run() -> Cleaned:
+        ocr, inpainter, segmenter = (load_engine(kind, engines[kind]) for kind in ENGINES)
+        result = remove_overlay_text(storage.load_rgb(source.image), ocr, inpainter, segmenter,
+                                     **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()})
+        storage.write_json(folder.file("clean.json"), result.report)
+        return Cleaned(image=storage.save_image(folder.file("cleaned.png"), result.cleaned),
+                       removed_mask=storage.save_image(folder.file("removed_mask.png"),
+                                                       result.removed_mask.astype(np.uint8) * 255),
+                       report=result.report)
 
-    def run() -> dict[str, Any]:
-        result = remove_overlay_text(
-            storage.load_rgb(source_uri),
-            load_engine("ocr", engines["ocr"]), load_engine("inpaint", engines["inpaint"]),
-            load_engine("segment", engines["segment"]), **{**clean_options(clean_cfg), "policy": policy})
-        cleaned_uri = storage.save_image(storage.join(sku_dir, "cleaned.png"), result.cleaned)
-        mask_uri = storage.save_image(storage.join(sku_dir, "removed_mask.png"),
-                                      result.removed_mask.astype(np.uint8) * 255)
-        storage.write_json(storage.join(sku_dir, "clean.json"), result.report)
-        return {"cleaned_image": cleaned_uri, "removed_mask": mask_uri, "report": result.report}
-
-    return reuse_or_run(sku_dir, "clean", stage_key("clean", [source_uri], config), run, force)
+    key = stage_key("clean", [source.image], {"engines": {k: engines[k] for k in ENGINES}, "options": options})
+    return reuse_or_run(folder.manifest("clean"), key, run, Cleaned.from_dict, force)
