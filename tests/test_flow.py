@@ -63,10 +63,13 @@ def test_limit_defers_the_rest(small_catalog, tmp_path, prefect_harness):
 
 
 def _cli(*args, home):
+    """``catloc ARGS`` run from a folder that is not the checkout (the default config must still load)."""
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.pop("PREFECT_API_URL", None)
+    env.pop("CATLOC_CONFIG", None)
+    Path(home).mkdir(parents=True, exist_ok=True)
     return subprocess.run([sys.executable, "-m", "catloc.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=600, cwd=Path(__file__).resolve().parent.parent)
+                          env=env, timeout=600, cwd=home)
 
 
 def test_cli_run_and_status(small_catalog, tmp_path):
