@@ -75,7 +75,7 @@ def input_key(item: CatalogItem, cfg: PipelineConfig, market: MarketProfile, n_c
     """What a finished SKU record depends on: its catalog row (not its priority) and the config."""
     payload = {"sku": item.sku, "images": item.images, "title": item.title, "category": item.category,
                "cfg": {"engines": cfg.engines, "ingest": cfg.ingest, "clean": cfg.clean, "qc": cfg.qc},
-               "market": market, "n": n_candidates}
+               "market": market.localization(), "n": n_candidates}
     return stable_hash(payload)
 
 
