@@ -7,11 +7,13 @@ so a SKU's record always says where and why it stopped.
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, Callable
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from catloc import stageclock
 from catloc.records import SkuError
 from catloc.tasks.analyse import analyse_cleaned
 from catloc.tasks.clean import clean_source
@@ -22,15 +24,19 @@ from catloc.tasks.qc import score_candidates
 
 
 def stage_task(stage: str, fn: Callable[..., Any], name: str | None = None, **options: Any):
-    """``fn`` as a Prefect task whose failures are :class:`SkuError` at ``stage``."""
+    """``fn`` as a Prefect task whose failures are :class:`SkuError` at ``stage``; its wall time
+    goes to the SKU's :mod:`~catloc.stageclock`."""
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
         try:
             return fn(*args, **kwargs)
         except SkuError:
             raise
         except Exception as exc:  # an engine or I/O fault: still one SKU, still explained
             raise SkuError(stage, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            stageclock.add(stage, time.monotonic() - started)
     return task(run, name=name or stage, cache_policy=NO_CACHE, **options)
 
 

@@ -30,7 +30,7 @@ THUMB = 180
 def review_rows(records: list[SkuRecord], folder: RunFolder, market: str) -> pd.DataFrame:
     rows = []
     for rec in records:
-        for cand in sorted(rec.candidates, key=lambda c: c.rank):
+        for cand in sorted(rec.candidates, key=lambda c: (c.attempt, c.rank)):
             rows.append({
                 "run_id": folder.run_id, "sku": rec.sku, "market": market,
                 "candidate_id": cand.candidate_id, "rank": cand.rank, "recipe": cand.recipe,
@@ -40,11 +40,11 @@ def review_rows(records: list[SkuRecord], folder: RunFolder, market: str) -> pd.
                 "engine": cand.engine, "scene": cand.scene, "framing": cand.framing,
                 "width": cand.width, "height": cand.height,
                 "source_image": folder.relative(rec.source_image), "cleaned_image": folder.relative(rec.cleaned_image),
-                "title": rec.title, "category": rec.category, "pick": "",
+                "title": rec.title, "category": rec.category, "pick": "", "attempt": cand.attempt,
             })
     frame = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
     return frame.astype({"rank": "Int64", "seed": "Int64", "residual_text": "Int64", "width": "Int64",
-                         "height": "Int64", "product_fidelity": "float64", "qc_pass": "bool"})
+                         "height": "Int64", "product_fidelity": "float64", "qc_pass": "bool", "attempt": "Int64"})
 
 
 def status_rows(records: list[SkuRecord], folder: RunFolder) -> pd.DataFrame:
@@ -57,12 +57,12 @@ def status_rows(records: list[SkuRecord], folder: RunFolder) -> pd.DataFrame:
             "n_candidates": len(rec.candidates), "n_passed": sum(bool(c.qc_pass) for c in rec.candidates),
             "seconds": round(float(rec.seconds), 2), "row": rec.row, "title": rec.title, "category": rec.category,
             "priority": rec.priority, "text_found": report.get("text_found"), "text_removed": report.get("text_removed"),
-            "text_kept": report.get("text_kept"), "qr_removed": report.get("qr_removed"),
+            "text_kept": report.get("text_kept"), "qr_removed": report.get("qr_removed"), "attempt": rec.attempt,
         })
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
     return frame.astype({"n_candidates": "int64", "n_passed": "int64", "seconds": "float64", "row": "Int64",
                          "priority": "Int64", "text_found": "Int64", "text_removed": "Int64",
-                         "text_kept": "Int64", "qr_removed": "Int64"})
+                         "text_kept": "Int64", "qr_removed": "Int64", "attempt": "int64"})
 
 
 def write_table(frame: pd.DataFrame, folder: RunFolder, name: str) -> tuple[str, str]:

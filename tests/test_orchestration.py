@@ -108,3 +108,18 @@ def test_progress_counts_and_rates():
     state = progress(5, [SkuRecord("A", "done"), SkuRecord("B", "failed")], budget)
     assert (state["total"], state["finished"], state["done"], state["failed"]) == (5, 2, 1, 1)
     assert state["expected_sku_s"] == 10 and state["deadline"] is None and state["updated"]
+
+
+def test_stage_seconds_are_counted_per_sku_and_old_records_still_load():
+    import contextvars
+
+    from catloc import stageclock
+    stageclock.add("clean", 5.0)                      # outside a SKU: counted nowhere
+    seconds = stageclock.start()
+    stageclock.add("clean", 1.25)
+    stageclock.add("clean", 0.5)                      # a retry adds up
+    contextvars.copy_context().run(stageclock.add, "qc", 2.0)   # a task run in a copied context
+    assert seconds == {"clean": 1.75, "qc": 2.0}
+    old = SkuRecord("A", "done").to_dict()
+    del old["stage_seconds"], old["attempt"]
+    assert (SkuRecord.from_dict(old).stage_seconds, SkuRecord.from_dict(old).attempt) == ({}, 0)
