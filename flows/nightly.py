@@ -19,8 +19,8 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catloc.flows.prepare import RunPlan, prepare_run
+from catloc.flows.review import finish_run
 from catloc.flows.skus import QUEUED, run_skus
-from catloc.flows.stages import export
 
 
 @flow(name="catloc-nightly", task_runner=ThreadPoolTaskRunner(max_workers=8))
@@ -50,5 +50,5 @@ def nightly(catalog: str, market: str, out: str = "review_exports", run_id: str 
     folder.mark_deferred(not_started, f"deadline {deadline} {tz or ''}".rstrip() +
                          f": not started, about {plan.budget.expected_sku_s():.0f} s per SKU would not fit")
     folder.mark_deferred(plan.over_limit, f"not started: beyond --limit {limit}")
-    # 6. export every SKU record of the run folder
-    return {"run_id": folder.run_id, "run_uri": folder.uri, **export(folder, plan.settings.market.code)}
+    # 6. export every SKU record of the run folder: sheets, review page, Prefect artifacts
+    return {"run_id": folder.run_id, "run_uri": folder.uri, **finish_run(plan)}

@@ -15,10 +15,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
+from catloc import stageclock
 from catloc.records import CatalogItem, SkuError, SkuRecord
 from catloc.schedule import NightBudget
 from catloc.flows.prepare import RunPlan, RunSettings
+from catloc.flows.review import RunProgress
 from catloc.flows.stages import analyse, clean, export, fetch_source, localize, qc
+from catloc.tasks.review.attempts import finish_record
 
 QUEUED = "queued: not processed yet (run in progress, or interrupted: resume with the same --run-id)"
 
@@ -29,8 +32,8 @@ def process_sku(item: CatalogItem, run: RunSettings, input_key: str = "") -> Sku
 
     Stage outputs still valid from an earlier attempt are reused (``catloc.cache``).
     """
-    started = time.monotonic()
-    cfg, folder = run.config, run.folder.sku(item.sku)
+    started, stage_seconds = time.monotonic(), stageclock.start()
+    cfg, folder, mix = run.config, run.folder.sku(item.sku), run.mix.for_sku(item.sku, item.category)
     record = SkuRecord.of(item, "failed", input_key=input_key)
     source = cleaned = None
     try:
@@ -38,13 +41,13 @@ def process_sku(item: CatalogItem, run: RunSettings, input_key: str = "") -> Sku
         cleaned = clean(source, folder, cfg.engines, run.clean, force=run.forces("clean"))
         analysis = analyse(cleaned, folder, cfg.engines, force=run.forces("analyse"))
         candidates = localize(cleaned, analysis, item.sku, folder, run.market, run.n_candidates, cfg.engines,
-                              force=run.forces("localize"))
+                              force=run.forces("localize"), mix=mix)
         record.finish(source, cleaned, qc(candidates, cleaned, analysis, folder, cfg.engines, cfg.qc,
                                           run.clean.policy, force=run.forces("qc")))
     except SkuError as exc:
         record.fail(exc, source, cleaned)
     record.seconds = time.monotonic() - started
-    run.folder.write_record(record)
+    run.folder.write_record(finish_record(run.folder, record, mix.attempt, stage_seconds, cfg.review))
     return record
 
 
@@ -59,6 +62,7 @@ def run_skus(plan: RunPlan, logger: Any = None) -> tuple[list[SkuRecord], list[C
     queue, in_flight, finished = deque(plan.todo), {}, []
     export_every = float(plan.settings.config.run.get("progress_export_s", 60))
     last_export = time.monotonic()
+    tracker = RunProgress(plan.settings.market.code, folder.run_id, len(plan.todo))
     while queue or in_flight:
         while queue and len(in_flight) < plan.workers and budget.fits():
             item = queue.popleft()
@@ -70,9 +74,10 @@ def run_skus(plan: RunPlan, logger: Any = None) -> tuple[list[SkuRecord], list[C
         finished.append(future.result())
         budget.observe(finished[-1].seconds)
         if time.monotonic() - last_export >= export_every and queue:  # the sheet first, then the count
-            export(folder, plan.settings.market.code, contact_sheet=False)
+            export(folder, plan.settings.market.code)
             last_export = time.monotonic()
         folder.write_progress(progress(len(plan.todo), finished, budget))
+        tracker.update(finished)
     if queue and logger is not None:
         logger.warning("deadline: %d SKUs not started (expected %.0f s per SKU, %.0f s left)", len(queue),
                        budget.expected_sku_s(), budget.seconds_left() or 0)

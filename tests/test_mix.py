@@ -134,3 +134,24 @@ def test_history_replaces_a_reapplied_sku_and_finds_skus_to_regenerate(tmp_path)
     assert (a["shown"], a["picked"], a["pick_rate"]) == (5, 2, 0.4)
     assert table["next_share"].sum() == pytest.approx(1.0)
 
+
+def test_a_nightly_run_takes_its_mix_from_the_history_and_keeps_it_when_resumed(small_catalog, tmp_path, market):
+    from catloc.flows.prepare import prepare_run
+    from catloc.runfolder import RunFolder
+    out, ids = tmp_path / "out", [s["id"] for s in market.scenes]
+    history = PickHistory(str(out / "_history"), "sa")
+    shown = _history({ids[2]: (20, 15), ids[0]: (20, 1)})
+    rejected = shown.iloc[:7].assign(sku="SHIRT-1", run_id="old", regenerate=True, picked=False,
+                                     candidate_id=[f"c{i:02d}" for i in range(1, 8)], scene=ids[:7])
+    history.record(pd.concat([shown, rejected]))
+    plan = prepare_run(str(small_catalog), "sa", out=str(out), run_id="n1")
+    mix = plan.settings.mix
+    shirt, plain = mix.for_sku("SHIRT-1", "flatlay"), mix.for_sku("PLAIN-2", "flatlay")
+    assert (shirt.attempt, shirt.first_index, plain.attempt) == (1, 7, 0)
+    assert {scene for scene, _ in shirt.shown} == set(ids[:7])
+    assert max(plain.scene_shares, key=plain.scene_shares.get) == ids[2]
+    assert plan.info["mix"] == mix.to_dict()
+    RunFolder(str(out), "n1").write_info(plan.info)   # the run started; then more picks are applied
+    history.record(_history({ids[5]: (50, 50)}, run_id="r2"))
+    assert prepare_run(str(small_catalog), "sa", out=str(out), run_id="n1").settings.mix == mix
+    assert prepare_run(str(small_catalog), "sa", out=str(out), run_id="n2").settings.mix != mix
