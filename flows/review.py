@@ -11,6 +11,7 @@ An artifact that cannot be written (no API reachable) is a warning in the log, n
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -41,7 +42,11 @@ def _safely(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return make(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - an artifact is a convenience; the run goes on
-        get_run_logger().warning("artifact %s not written: %s", kwargs.get("key", ""), exc)
+        try:
+            logger = get_run_logger()
+        except Exception:  # noqa: BLE001 - outside a flow run
+            logger = logging.getLogger("catloc")
+        logger.warning("artifact %s not written: %s", kwargs.get("key", ""), exc)
         return None
 
 
@@ -50,8 +55,9 @@ class RunProgress:
 
     def __init__(self, market: str, run_id: str, total: int):
         self.run_id, self.total = run_id, total
-        self.artifact = _safely(create_progress_artifact, 0.0, key=artifact_key(market, "progress"),
-                                description=f"run {run_id}: 0 of {total} SKUs finished")
+        self.artifact = _safely(create_progress_artifact, 0.0 if total else 100.0,
+                                key=artifact_key(market, "progress"),
+                                description=f"run {run_id}: 0 of {total} SKUs to process finished")
 
     def update(self, finished: list[SkuRecord]) -> None:
         """The run has ``finished`` these SKUs so far."""

@@ -1,6 +1,7 @@
 """The review page: thumbnails, the static index.html, and the page in a real browser (Chromium)
 driven with the keyboard, as reviewers do."""
 import csv
+import dataclasses
 import functools
 import http.server
 import io
@@ -13,6 +14,7 @@ from PIL import Image
 from catloc import storage
 from catloc.config import ReviewOptions, load_market, load_pipeline_config
 from catloc.runfolder import RunFolder
+from catloc.tasks.export import export_sheets
 from catloc.tasks.review.page import render_page, write_review_page
 from catloc.tasks.review.publish import apply_picks
 from catloc.tasks.review.thumbs import ensure_thumbs
@@ -73,7 +75,7 @@ def _open(context, url):
 def _classes(page, sku):
     """The decisions the page shows for ``sku``'s candidates: P picked, X rejected, . none."""
     return "".join(page.eval_on_selector_all(
-        f"section.sku:has(.name:text-is('{sku}')) .strip figure.cand",
+        f"section.sku:has(.name:text-is('{sku}')) > .strip > figure.cand",
         "figs => figs.map(f => f.classList.contains('pick') ? 'P' : f.classList.contains('reject') ? 'X' : '.')"))
 
 
@@ -172,3 +174,41 @@ def test_write_review_page_needs_no_thumbnails_made_before(tmp_path):
     cfg = load_pipeline_config()
     write_review_page(RunFolder(run.out, run.run_id), load_market("sa", cfg), cfg.review)
     assert len(list((Path(run.uri) / "thumbs").rglob("*.webp"))) == 18
+
+
+def _regenerate(run, sku):
+    """What ``catloc rerun --rejected`` leaves for ``sku``: attempt 1 with c08..., the earlier kept."""
+    record = run.read_record(sku)
+    new = []
+    for i, cand in enumerate(record.candidates):
+        image = storage.save_image(run.sku(sku).file("candidates", f"c{i + 8:02d}.png"),
+                                   255 - storage.load_rgb(cand.image))
+        new.append(dataclasses.replace(cand, candidate_id=f"c{i + 8:02d}", image=image, attempt=1, seed=99 + i))
+    record.attempt, record.candidates = 1, record.candidates + new
+    run.write_record(record)
+    cfg = load_pipeline_config()
+    export_sheets(run, "sa")
+    write_review_page(run, load_market("sa", cfg), cfg.review)
+
+
+def test_after_a_regeneration_the_page_asks_again_and_keeps_the_earlier_attempt(run, tmp_path):
+    needs_chromium()
+    with chromium(downloads=str(tmp_path)) as context:
+        page, errors = _open(context, Path(run.review_page).resolve().as_uri())
+        page.keyboard.press("j"); page.keyboard.press("r")   # SKU-001: reject all, regenerate
+        assert "1 of 5 SKUs decided" in page.inner_text("#progress")
+        _regenerate(run, "SKU-001")
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        assert "0 of 5 SKUs decided" in page.inner_text("#progress")   # its new candidates are undecided
+        section = "section.sku:has(.name:text-is('SKU-001'))"
+        assert _classes(page, "SKU-001") == "......." and "regenerated 1" in page.inner_text(f"{section} .head").lower()
+        assert "earlier attempts: 7 candidates" in page.inner_text(f"{section} details.earlier summary")
+        page.keyboard.press("j"); page.keyboard.press("2")
+        with page.expect_download() as download:
+            page.keyboard.press("s")
+        download.value.save_as(tmp_path / "picks.csv")
+        assert not errors
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "picks.csv").read_text(encoding="utf-8"))))
+    assert [(r["sku"], r["attempt"], r["candidate_id"], r["decision"]) for r in rows] == [("SKU-001", "1", "c09", "pick")]
+    assert apply_picks("rv", str(tmp_path / "picks.csv"), str(tmp_path / "shop"), out=run.out)["images"] == 1

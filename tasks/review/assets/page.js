@@ -7,7 +7,7 @@
   const FILTERS = ["all", "undecided", "picked", "regenerate", "failed", "flags"];
   const $ = (id) => document.getElementById(id);
   const main = $("skus"), viewer = $("viewer"), help = $("help"), toastBox = $("toast");
-  const decisions = loadDecisions();   // sku -> {c: {candidate id: "pick" | "reject"}, regen: bool}
+  const decisions = loadDecisions();   // sku -> {attempt, c: {candidate id: "pick" | "reject"}, regen: bool}
   const undoStack = [];                // {sku, before: JSON of its decision}
   let filter = "all", visible = [], at = 0, cand = 0, toastTimer = 0;
 
@@ -16,12 +16,12 @@
     let saved = {};
     try { saved = JSON.parse(localStorage.getItem(data.storage_key) || "{}"); } catch (e) { saved = {}; }
     const kept = {};
-    for (const s of skus) {   // only what still matches this run's SKUs and candidates
+    for (const s of skus) {   // only what still matches this run's SKUs, attempts and candidates
       const d = saved[s.sku];
-      if (!d || !s.candidates.length) continue;
+      if (!d || !s.candidates.length || (d.attempt || 0) !== s.attempt) continue;
       const ids = new Set(s.candidates.map((c) => c.id)), c = {};
       for (const [id, v] of Object.entries(d.c || {})) if (ids.has(id) && (v === "pick" || v === "reject")) c[id] = v;
-      if (Object.keys(c).length || d.regen) kept[s.sku] = {c, regen: !!d.regen};
+      if (Object.keys(c).length || d.regen) kept[s.sku] = {attempt: s.attempt, c, regen: !!d.regen};
     }
     return kept;
   }
@@ -29,7 +29,7 @@
     try { localStorage.setItem(data.storage_key, JSON.stringify(decisions)); }
     catch (e) { toast("This browser did not keep the decisions: save picks.csv now (" + e.message + ")"); }
   }
-  const decisionOf = (s) => decisions[s.sku] || {c: {}, regen: false};
+  const decisionOf = (s) => decisions[s.sku] || {attempt: s.attempt, c: {}, regen: false};
   const picksOf = (s) => s.candidates.filter((c) => decisionOf(s).c[c.id] === "pick");
   const isDecided = (s) => s.candidates.length > 0 && (decisionOf(s).regen || picksOf(s).length > 0);
   const hasFlags = (s) => s.candidates.some((c) => !c.pass || c.reasons);
