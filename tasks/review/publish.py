@@ -146,6 +146,8 @@ def apply_picks(run_id: str, picks: str, publish: str, out: str = "review_export
     except FileNotFoundError:
         raise ValueError(f"picks file not found: {picks}") from None
     review = pd.read_parquet(io.BytesIO(folder.read_table_bytes("review")))
+    if "attempt" not in review:  # a sheet written before attempts existed: every candidate is a first one
+        review["attempt"] = 0
     name = os.path.basename(str(picks).rstrip("/")) or "picks.csv"
     rows, problems = read_picks(data, name)
     decisions = decide(rows, review, run_id, max_picks=market.publish.max_picks, allow_failed=allow_failed,
