@@ -39,13 +39,22 @@ def drawn_product(side: int, seed: int, backdrop: tuple[int, int, int]) -> np.nd
     return np.clip(np.asarray(im, np.float32) + noise, 0, 255).astype(np.uint8)
 
 
-def _candidates(folder: RunFolder, sku: str, i: int, n: int, side: int, scenes: list[dict]) -> list[ScoredCandidate]:
+def photo(photos: tuple[str, ...], k: int, side: int) -> np.ndarray:
+    """Real photo number ``k`` (cycling) with its longer side brought to ``side`` px."""
+    with Image.open(photos[k % len(photos)]) as im:
+        im = im.convert("RGB")
+        scale = side / max(im.size)
+        return np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS))
+
+
+def _candidates(folder: RunFolder, sku: str, i: int, n: int, side: int, scenes: list[dict],
+                photos: tuple[str, ...]) -> list[ScoredCandidate]:
     out = []
     for j in range(n):
         scene = scenes[j % len(scenes)]
         backdrop = tuple(int(scene["colors"][0][k:k + 2], 16) for k in (1, 3, 5))
-        uri = storage.save_image(folder.sku(sku).file("candidates", f"c{j + 1:02d}.png"),
-                                 drawn_product(side, i, backdrop))
+        image = photo(photos, i * n + j, side) if photos else drawn_product(side, i, backdrop)
+        uri = storage.save_image(folder.sku(sku).file("candidates", f"c{j + 1:02d}.png"), image)
         failed = j == n - 1 and i % 3 == 0          # every third SKU: its last candidate fails QC
         reasons = RESIDUAL if failed else (EDGE if j == 0 and i % 4 == 1 else "")
         out.append(ScoredCandidate(candidate_id=f"c{j + 1:02d}", image=uri, recipe=f"{scene['id']}|center|fill=0.80",
@@ -56,10 +65,11 @@ def _candidates(folder: RunFolder, sku: str, i: int, n: int, side: int, scenes: 
 
 
 def make_review_run(out: Path, run_id: str = "rv", n_skus: int = 6, n_candidates: int = 7, side: int = 320,
-                    market: str = "sa", failed: tuple[int, ...] = (4,)) -> RunFolder:
+                    market: str = "sa", failed: tuple[int, ...] = (4,), photos: tuple[str, ...] = ()) -> RunFolder:
     """A finished run ``out/run_id`` of ``n_skus`` SKUs (``SKU-000``...); the SKUs at the positions
     ``failed`` failed at ingest, the others have ``n_candidates`` candidates (every third SKU's
-    last one failed QC, every fourth's first one has a QC warning)."""
+    last one failed QC, every fourth's first one has a QC warning). Images are drawn, or taken
+    from ``photos`` (paths, cycled) when given."""
     cfg = load_pipeline_config()
     mkt = load_market(market, cfg)
     folder = RunFolder(str(out), run_id)
@@ -72,10 +82,10 @@ def make_review_run(out: Path, run_id: str = "rv", n_skus: int = 6, n_candidates
         if i in failed:
             record.stage, record.error = "ingest", f"broken image (truncated or corrupt): images/{sku}.jpg"
         else:
-            photo = drawn_product(side, i, (235, 235, 230))
-            record.source_image = storage.save_image(folder.sku(sku).file("source-0.png"), photo)
-            record.cleaned_image = storage.save_image(folder.sku(sku).file("cleaned.png"), photo)
-            record.candidates = _candidates(folder, sku, i, n_candidates, side, mkt.scenes)
+            source = photo(photos, i, side) if photos else drawn_product(side, i, (235, 235, 230))
+            record.source_image = storage.save_image(folder.sku(sku).file("source-0.png"), source)
+            record.cleaned_image = storage.save_image(folder.sku(sku).file("cleaned.png"), source)
+            record.candidates = _candidates(folder, sku, i, n_candidates, side, mkt.scenes, photos)
         folder.write_record(record)
     export_sheets(folder, market)
     write_review_page(folder, mkt, cfg.review)
