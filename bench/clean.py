@@ -124,11 +124,13 @@ def get_font(text: str, px: int, rng: np.random.Generator) -> ImageFont.FreeType
 
 
 def box_quad(box) -> np.ndarray:
+    """The corners of box (x0, y0, x1, y1), clockwise from the top left: float32 (4, 2), px."""
     x0, y0, x1, y1 = box
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
 def contrast_colour(region: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int]:
+    """A random print colour that stands out on ``region`` (RGB): dark on light fabric, light on dark."""
     lum = float(np.median(region.reshape(-1, 3) @ [0.299, 0.587, 0.114])) if region.size else 200.0
     dark, light = [(20, 20, 20), (120, 20, 30), (10, 40, 90)], [(250, 250, 250), (245, 215, 110)]
     return tuple(int(c) for c in (dark if lum > 130 else light)[rng.integers(0, 3 if lum > 130 else 2)])
@@ -170,6 +172,7 @@ def place_product_text(image, product, rng, scale) -> Item | None:
 
 
 def free(box, taken, margin) -> bool:
+    """``box`` keeps at least ``margin`` px from every box in ``taken`` (boxes (x0, y0, x1, y1), px)."""
     return all(box[2] + margin < t[0] or t[2] + margin < box[0] or box[3] + margin < t[1] or t[3] + margin < box[1]
                for t in taken)
 
