@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from catloc.config import ConfigError
-from catloc.engines.base import Inpainter, Segmenter, TextDetector, TextRegion
+from catloc.engines.base import BaseInpainter as Inpainter, Segmenter, TextDetector, TextRegion
 
 POLICIES = ("keep_product_text", "remove_all")
 
