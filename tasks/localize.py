@@ -17,7 +17,7 @@ from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
 from catloc.engines import load_engine
-from catloc.engines.base import Candidate, Generator, Recipe
+from catloc.engines.base import Generated, Generator, Recipe
 
 
 def recipe_seed(market: str, sku: str, index: int) -> int:
@@ -43,7 +43,7 @@ def plan_recipes(market: MarketProfile, sku: str, n: int) -> list[Recipe]:
 
 
 def make_candidates(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe],
-                    generator: Generator) -> list[tuple[Recipe, Candidate]]:
+                    generator: Generator) -> list[tuple[Recipe, Generated]]:
     return [(recipe, generator.generate(image, mask, recipe)) for recipe in recipes]
 
 
