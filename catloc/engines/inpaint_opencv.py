@@ -20,10 +20,11 @@ class OpenCVInpainter(BaseInpainter):
         self.radius = int(radius)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Each group of masked blobs closer than ``radius + 2`` px is inpainted in its own crop
-        (same result as the whole image, since both methods only look ``radius`` px around the
-        hole, but far faster on large photos with small overlays). Crops may overlap: a later
-        crop's fill of the pixels they share wins."""
+        """Masked blobs are grouped where they come within 2 x (``radius`` + 2) px of each other,
+        and each group is inpainted in its own crop, its bounding box plus ``radius`` + 2 px (same
+        result as the whole image, since both methods only look ``radius`` px around the hole,
+        but far faster on large photos with small overlays). Crops may overlap: a later crop's
+        fill of the masked pixels they share wins."""
         out = image.copy()
         h, w = mask.shape
         margin = self.radius + 2
@@ -31,6 +32,7 @@ class OpenCVInpainter(BaseInpainter):
         grown = dilate(mask, margin, square=True)
         _, _, stats, _ = cv2.connectedComponentsWithStats(grown.view(np.uint8), connectivity=8)
         for x, y, bw, bh, _ in stats[1:]:
-            ys, xs = slice(max(0, y - margin), min(h, y + bh + margin)), slice(max(0, x - margin), min(w, x + bw + margin))
+            ys = slice(max(0, y - margin), min(h, y + bh + margin))
+            xs = slice(max(0, x - margin), min(w, x + bw + margin))
             out[ys, xs] = cv2.inpaint(np.ascontiguousarray(image[ys, xs]), mask8[ys, xs] * 255, self.radius, self.flag)
         return out

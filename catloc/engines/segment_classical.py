@@ -28,6 +28,12 @@ from catloc.imaging import (bbox_window, border_sides, connected_to_border, dila
 
 
 class ClassicalSegmenter:
+    """The ``classical`` segment engine. Options: ``work_side`` (px) the steps run at, ``border``
+    (share of the shorter side) sampled for the backdrop model, ``clusters`` (k-means colours),
+    GrabCut ``iterations``, ``min_threshold`` (Lab distance) below which nothing is surely product,
+    ``near_backdrop`` (Lab distance) within which a pixel is backdrop-coloured however low the
+    measured noise."""
+
     name = "classical"
 
     def __init__(self, work_side: int = 384, border: float = 0.03, clusters: int = 3,
@@ -41,9 +47,26 @@ class ClassicalSegmenter:
         self.min_threshold = float(min_threshold)
         self.near_backdrop = float(near_backdrop)
 
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Boolean (H, W) product mask of ``image`` (RGB uint8); all False when nothing stands out
+        from the backdrop. The steps are those of the module docstring."""
+        h, w = image.shape[:2]
+        small, scale = resize_longest(image, self.work_side)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+        centres, thr, noise = self._backdrop_model(lab)                                    # 1.
+        dist = _distance(lab.reshape(-1, 3), centres).reshape(lab.shape[:2])
+        outside = self._outside(dist, noise)                                               # 2.
+        seed = self._seed(dist, thr, outside)                                              # 3.
+        if seed.sum() < 0.002 * seed.shape[0] * seed.shape[1]:
+            return np.zeros((h, w), dtype=bool)
+        mask = self._grabcut(small, seed, outside, dist, thr, noise)                       # 4.
+        if scale == 1.0:
+            return mask
+        return self._full_size(image, mask, scale, centres, thr, noise)                    # 5.
+
     def _backdrop_model(self, lab: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """Backdrop colours (Lab), the distance beyond which a pixel is surely not backdrop, and
-        how far the backdrop's own pixels stray from those colours (its noise)."""
+        """Step 1: the backdrop colours (Lab, (K, 3)), the distance beyond which a pixel is surely
+        not backdrop, and how far the backdrop's own pixels stray from those colours (its noise)."""
         sides = border_sides(lab, max(2, int(round(self.border * min(lab.shape[:2])))))
         strip = np.concatenate(sides)
         k = min(self.clusters, len(strip))
@@ -73,35 +96,19 @@ class ClassicalSegmenter:
         a backdrop colour (at least ``near_backdrop``) that connect to the image border."""
         return connected_to_border(dist <= max(self.near_backdrop, noise))
 
-    def segment(self, image: np.ndarray) -> np.ndarray:
-        """Boolean (H, W) product mask of ``image`` (RGB uint8); all False when nothing stands out
-        from the backdrop. The steps are those of the module docstring."""
-        h, w = image.shape[:2]
-        small, scale = resize_longest(image, self.work_side)
-        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-        centres, thr, noise = self._backdrop_model(lab)                                    # 1.
-        dist = _distance(lab.reshape(-1, 3), centres).reshape(lab.shape[:2])
-        outside = self._outside(dist, noise)                                               # 2.
-        seed = self._seed(dist, thr, outside)                                              # 3.
-        if seed.sum() < 0.002 * seed.shape[0] * seed.shape[1]:
-            return np.zeros((h, w), dtype=bool)
-        mask = self._grabcut(small, seed, outside, dist, thr, noise)                       # 4.
-        if scale == 1.0:
-            return mask
-        return self._full_size(image, mask, scale, centres, thr, noise)                    # 5.
-
     def _seed(self, dist: np.ndarray, thr: float, outside: np.ndarray) -> np.ndarray:
-        """Step 3: what is far from the backdrop colours or not reached from the border, opened
-        (3 px) and closed (7 px), keeping its large parts."""
+        """Step 3: what is far from the backdrop colours or not reached from the border, opened with
+        a 3 px and closed with a 7 px disc, keeping its large parts (bool (h, w))."""
         seed = ((dist > thr) | ~outside).astype(np.uint8)
         seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         seed = cv2.morphologyEx(seed, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-        return largest_components(seed > 0, keep_ratio=0.08, min_area=max(16, seed.size // 2000))
+        return largest_components(seed > 0, keep_ratio=0.08, min_area=max(16, seed.shape[0] * seed.shape[1] // 2000))
 
     def _grabcut(self, small: np.ndarray, seed: np.ndarray, outside: np.ndarray, dist: np.ndarray,
                  thr: float, noise: float) -> np.ndarray:
-        """Step 4: GrabCut from the seed (sure backdrop far from it, sure product in its core),
-        then the large parts of the result with their small holes filled."""
+        """Step 4: GrabCut from the seed (sure backdrop where the outside lies more than 7 px from it,
+        sure product in its core and where enclosed by the outline), then the large parts of the
+        result with their small holes filled (bool (h, w))."""
         sh, sw = seed.shape
         gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
         gc[~dilate(seed, 7) & outside] = cv2.GC_BGD
@@ -127,8 +134,8 @@ class ClassicalSegmenter:
 
     def _full_size(self, image: np.ndarray, mask: np.ndarray, scale: float, centres: np.ndarray,
                    thr: float, noise: float) -> np.ndarray:
-        """Step 5: ``mask`` brought to ``image``'s size and re-snapped to the colour edge in a band
-        about 1.5 work pixels wide: surely product beyond ``thr``, surely backdrop within ``noise``."""
+        """Step 5: ``mask`` brought to ``image``'s size and re-snapped to the colour edge within about
+        1.5 work-size px of its edge: surely product beyond ``thr``, surely backdrop within ``noise``."""
         h, w = image.shape[:2]
         full = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
         band_px = max(1, int(round(1.5 / scale)))
