@@ -168,10 +168,10 @@ def removal_mask(image: np.ndarray, overlays: Overlays, findings: list[Finding],
     """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers (``plate``,
     ``strokes``, ``strokes on texture``, ``box``; ``""`` if kept).
 
-    A removed text's mask is its plate, or else its strokes (:func:`~tasks.clean.plates.stroke_mask`),
-    grown by ``dilate_px``. Protected text (kept product text read with confidence) is then taken
+    A removed text's mask is its plate grown by ``dilate_px``, or else its strokes grown by half a
+    stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text (kept product text read with confidence) is then taken
     out: where a watermark crosses a print, better a trace of the watermark than a print with
-    letters wiped out. Codes are added last, whole.
+    letters wiped out. Codes are added last (grown by ``dilate_px``), protected text or not.
     """
     remove, protected = np.zeros(overlays.shape, bool), np.zeros(overlays.shape, bool)
     kinds = []
