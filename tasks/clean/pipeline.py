@@ -2,7 +2,7 @@
 
 :func:`remove_overlay_text` runs six steps, one function each:
 
-1. *find* (:func:`find_overlays`): text with the OCR engine, QR codes and barcodes with OpenCV's
+1. *find* (:func:`find_text_and_codes`): text with the OCR engine, QR codes and barcodes with OpenCV's
    detectors (kept only if they look like a code), and the plates (banners, stickers, cards)
    findings sit on;
 2. *place on the product* (:func:`place_on_product`): locate the product on a copy with *all*
@@ -49,7 +49,7 @@ class CleanResult:
 
 
 @dataclass
-class Overlays:
+class Detections:
     """What step 1 found in a photo of ``shape`` (H, W). Masks are bool (H, W); texts, their masks
     and plates are in OCR order, codes in detection order."""
 
@@ -82,19 +82,19 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInp
                         options: CleanOptions | None = None) -> CleanResult:
     """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring."""
     options = options or CleanOptions()
-    overlays = find_overlays(image, ocr, options)                                          # 1. find
-    product, findings = place_on_product(image, overlays, inpainter, segmenter, options)    # 2. place
-    decisions = [decide(finding, options) for finding in findings]                         # 3. decide
-    remove, mask_kinds = removal_mask(image, overlays, findings, decisions, options)        # 4. mask
-    cleaned = inpainter.inpaint(image, remove)                                             # 5. inpaint
-    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)            # 6. verify
+    detections = find_text_and_codes(image, ocr, options)                                   # 1. find
+    product, findings = place_on_product(image, detections, inpainter, segmenter, options)   # 2. place
+    decisions = [decide(finding, options) for finding in findings]                          # 3. decide
+    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)       # 4. mask
+    cleaned = inpainter.inpaint(image, remove)                                              # 5. inpaint
+    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)             # 6. verify
     return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
-                       report=clean_report(overlays, findings, decisions, mask_kinds, verified, options))
+                       report=clean_report(detections, findings, decisions, mask_kinds, verified, options))
 
 
 # ---------------------------------------------------------------- 1. find
 
-def find_overlays(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -> Overlays:
+def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -> Detections:
     """Step 1: text regions (OCR), codes (``remove_qr``), and the plate each text sits on. Readings
     that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
     shape = image.shape[:2]
@@ -105,12 +105,12 @@ def find_overlays(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -
     repeated = tiled_watermarks(texts, [0.0] * len(texts))
     plates = [None if i in repeated else find_plate(image, m, backdrop) for i, m in enumerate(text_masks)]
     code_masks = [code_mask(image, quad, backdrop) for _, quad in codes]
-    return Overlays(shape, backdrop, texts, text_masks, plates, codes, code_masks)
+    return Detections(shape, backdrop, texts, text_masks, plates, codes, code_masks)
 
 
 # ---------------------------------------------------------------- 2. place on the product
 
-def place_on_product(image: np.ndarray, overlays: Overlays, inpainter: BaseInpainter, segmenter: Segmenter,
+def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseInpainter, segmenter: Segmenter,
                      options: CleanOptions) -> tuple[np.ndarray, list[Finding]]:
     """Step 2: the product mask (bool (H, W)), located with every finding and plate painted out
     (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, and the facts
@@ -120,62 +120,64 @@ def place_on_product(image: np.ndarray, overlays: Overlays, inpainter: BaseInpai
     the product is the larger of its share on that mask and on the product's main body located
     with the reading left in place, and it never takes its plate with it.
     """
-    product = segment_painted(image, dilate(overlays.everything(), options.dilate_px), inpainter, segmenter)
+    product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
     patterns = promo_patterns(options.always_remove)
-    insides = [share_inside(m, product) for m in overlays.text_masks]
-    crossing = crosses_backdrop(image, overlays, product, options)
-    tiled = tiled_watermarks(overlays.texts, insides)
-    promo = [matches_any(t.text, patterns) for t in overlays.texts]
-    unsure = [is_unsure(t.score, promo[i], i in tiled, options) for i, t in enumerate(overlays.texts)]
+    insides = [share_inside(m, product) for m in detections.text_masks]
+    crossing = crosses_backdrop(image, detections, product, options)
+    tiled = tiled_watermarks(detections.texts, insides)
+    promo = [matches_any(t.text, patterns) for t in detections.texts]
+    unsure = [is_unsure(t.score, promo[i], i in tiled, options) for i, t in enumerate(detections.texts)]
     if any(unsure):
-        body = _main_body(image, overlays, unsure, inpainter, segmenter, options)
+        body = _main_body(image, detections, unsure, inpainter, segmenter, options)
         insides = [max(inside, share_inside(m, body)) if unsure[i] else inside
-                   for i, (m, inside) in enumerate(zip(overlays.text_masks, insides))]
+                   for i, (m, inside) in enumerate(zip(detections.text_masks, insides))]
     findings = [Finding(text=t.text, score=t.score, inside=insides[i], tiled=i in tiled, promo=promo[i],
                         crosses_backdrop=crossing[i], unsure=unsure[i],
-                        has_plate=overlays.plates[i] is not None and not unsure[i])
-                for i, t in enumerate(overlays.texts)]
+                        has_plate=detections.plates[i] is not None and not unsure[i])
+                for i, t in enumerate(detections.texts)]
     return product, findings
 
 
-def crosses_backdrop(image: np.ndarray, overlays: Overlays, product: np.ndarray, options: CleanOptions) -> list[bool]:
+def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
+                     options: CleanOptions) -> list[bool]:
     """Per text: laid over the photo, even where the product mask (made with it painted out) grew
     into it. Without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop colour
     connected to the border) between its strokes; with one: less than ``edge_on_product`` of the
     plate's surroundings lie on the product (a print stays on the product)."""
-    open_backdrop = backdrop_reached_from_border(image, overlays.backdrop)
+    open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
     return [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
             else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
-            for m, p in zip(overlays.text_masks, overlays.plates)]
+            for m, p in zip(detections.text_masks, detections.plates)]
 
 
-def _main_body(image: np.ndarray, overlays: Overlays, unsure: list[bool], inpainter: BaseInpainter,
+def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], inpainter: BaseInpainter,
                segmenter: Segmenter, options: CleanOptions) -> np.ndarray:
     """The product's largest part, located with every finding painted out but the unsure readings
     (and their plates)."""
-    left_in = np.zeros(overlays.shape, bool)
-    for mask, plate, leave in zip(overlays.text_masks, overlays.plates, unsure):
+    left_in = np.zeros(detections.shape, bool)
+    for mask, plate, leave in zip(detections.text_masks, detections.plates, unsure):
         if leave:
             left_in |= mask if plate is None else (mask | plate)
-    painted = dilate(overlays.everything() & ~left_in, options.dilate_px)
+    painted = dilate(detections.everything() & ~left_in, options.dilate_px)
     return largest_components(segment_painted(image, painted, inpainter, segmenter))
 
 
 # ---------------------------------------------------------------- 4. mask
 
-def removal_mask(image: np.ndarray, overlays: Overlays, findings: list[Finding], decisions: list[Decision],
+def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
                  options: CleanOptions) -> tuple[np.ndarray, list[str]]:
     """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers (``plate``,
     ``strokes``, ``strokes on texture``, ``box``; ``""`` if kept).
 
     A removed text's mask is its plate grown by ``dilate_px``, or else its strokes grown by half a
-    stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text (kept product text read with confidence) is then taken
-    out: where a watermark crosses a print, better a trace of the watermark than a print with
-    letters wiped out. Codes are added last (grown by ``dilate_px``), protected text or not.
+    stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text
+    (kept product text read with confidence) is then taken out: where a watermark crosses a
+    print, better a trace of the watermark than a print with letters wiped out. Codes are added
+    last (grown by ``dilate_px``), protected text or not.
     """
-    remove, protected = np.zeros(overlays.shape, bool), np.zeros(overlays.shape, bool)
+    remove, protected = np.zeros(detections.shape, bool), np.zeros(detections.shape, bool)
     kinds = []
-    for finding, decision, mask, plate in zip(findings, decisions, overlays.text_masks, overlays.plates):
+    for finding, decision, mask, plate in zip(findings, decisions, detections.text_masks, detections.plates):
         kind = ""
         if not decision.keep:
             if finding.has_plate:
@@ -187,7 +189,7 @@ def removal_mask(image: np.ndarray, overlays: Overlays, findings: list[Finding],
             protected |= mask
         kinds.append(kind)
     remove &= ~protected
-    for mask in overlays.code_masks:
+    for mask in detections.code_masks:
         remove |= dilate(mask, options.dilate_px)
     return remove, kinds
 
@@ -220,21 +222,21 @@ def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray,
 
 # ---------------------------------------------------------------- the report
 
-def clean_report(overlays: Overlays, findings: list[Finding], decisions: list[Decision], mask_kinds: list[str],
-                 verified: Verification, options: CleanOptions) -> dict[str, Any]:
+def clean_report(detections: Detections, findings: list[Finding], decisions: list[Decision],
+                 mask_kinds: list[str], verified: Verification, options: CleanOptions) -> dict[str, Any]:
     """``clean.json``: every text with its decision, reason and mask kind, the codes, and totals."""
     texts = [{**region.to_dict(), "inside_product": round(finding.inside, 3),
               "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind}
-             for region, finding, decision, kind in zip(overlays.texts, findings, decisions, mask_kinds)]
+             for region, finding, decision, kind in zip(detections.texts, findings, decisions, mask_kinds)]
     return {
         "policy": options.policy,
         "text": texts,
         "codes": [{"kind": kind, "box": [[round(float(x), 1), round(float(y), 1)] for x, y in quad]}
-                  for kind, quad in overlays.codes],
+                  for kind, quad in detections.codes],
         "text_found": len(texts),
         "text_removed": sum(d["decision"] == "removed" for d in texts),
         "text_kept": sum(d["decision"] == "kept" for d in texts),
-        "qr_removed": len(overlays.codes),
+        "qr_removed": len(detections.codes),
         "inpainted_share": round(float(verified.removed_mask.mean()), 5),
         "retried": verified.retried,
         "residual_text": verified.residual_text,
