@@ -37,7 +37,7 @@ Corpus photos are only read, never copied; with --n larger than the corpus, phot
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import json
 import math
 import sys
@@ -55,7 +55,8 @@ from catloc.config import load_pipeline_config  # noqa: E402
 from catloc.engines import load_engine  # noqa: E402
 from catloc.synthetic import (Plate, font, paint_qr, paint_text, paint_watermark_tiles, qr_image,  # noqa: E402
                               qr_modules, text_box)
-from catloc.tasks.clean.overlays import clean_options, remove_overlay_text  # noqa: E402
+from catloc.tasks.clean.options import CleanOptions  # noqa: E402
+from catloc.tasks.clean.pipeline import remove_overlay_text  # noqa: E402
 from tests.synth import supplier_photo  # noqa: E402
 
 LATIN_FACES = ["sans_bold", "sans", "serif_bold", "cond_bold_oblique", "mono_bold"]  # catloc.synthetic.LATIN_FONTS
@@ -481,12 +482,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     cfg = load_pipeline_config(args.config)
     ocr, inpainter, segmenter = (load_engine(k, cfg.engine(k)) for k in ("ocr", "inpaint", "segment"))
-    kwargs = clean_options(cfg.clean)
-    params = inspect.signature(remove_overlay_text).parameters
-    defaults = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in kwargs)
-    shown = {k: (f"[{len(v)} patterns]" if isinstance(v, list) else v) for k, v in kwargs.items()}
+    options = CleanOptions.from_config(cfg.clean, "keep_product_text")
+    defaults = sorted(f.name for f in dataclasses.fields(CleanOptions) if f.name not in cfg.clean)
+    shown = {k: (f"[{len(v)} patterns]" if isinstance(v, (list, tuple)) else v) for k, v in cfg.clean.items()}
     print(f"config {cfg.path}: ocr={cfg.engine('ocr').name} inpaint={cfg.engine('inpaint').name} "
-          f"segment={cfg.engine('segment').name}\nclean kwargs {shown}; function defaults for {defaults}")
+          f"segment={cfg.engine('segment').name}\nclean options {shown}; defaults for {defaults}")
     photos = load_inputs(args.corpus, args.n, args.size, args.seed)
     cases, times, sizes = [], [], set()
     plan = np.random.default_rng([args.seed, 10**6])  # exactly half get a QR code, a third a watermark
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> dict:
         base, image, product, items = make_case(clean, segmenter, rng, i in with_qr, i in with_wm)
         cv2.setRNGSeed(args.seed * 1000 + i)
         t0 = time.perf_counter()
-        result = remove_overlay_text(image, ocr, inpainter, segmenter, **kwargs)
+        result = remove_overlay_text(image, ocr, inpainter, segmenter, options)
         times.append(time.perf_counter() - t0)
         case = {"name": name, "seconds": round(times[-1], 3), **judge(base, image, product, result, items, ocr)}
         cases.append(case)
@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> dict:
                          f"total {time.perf_counter() - t_start:.0f}s")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"summary": summary, "args": vars(args), "clean_kwargs": kwargs,
+        Path(args.json).write_text(json.dumps({"summary": summary, "args": vars(args), "clean_options": dataclasses.asdict(options),
                                                "cases": cases}, ensure_ascii=False, indent=1), encoding="utf-8")
     return summary
 

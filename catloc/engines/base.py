@@ -3,13 +3,18 @@
 An engine is built once per worker process from its ``options`` (see
 :func:`catloc.engines.load_engine`) and then called for every image. Images are
 ``uint8`` RGB arrays of shape (H, W, 3); masks are ``bool`` arrays of shape (H, W).
+OCR, segment and generate engines follow a Protocol; inpainters subclass
+:class:`BaseInpainter`, which enforces their one promise (only masked pixels change) itself.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
+from catloc.imaging import composite_masked
 
 
 class EngineLoadError(RuntimeError):
@@ -45,12 +50,47 @@ class TextDetector(Protocol):
         """Read the text in each box; boxes whose reading is not confident enough are left out."""
 
 
-class Inpainter(Protocol):
+class BaseInpainter(ABC):
+    """Base of the inpaint engines: :meth:`inpaint` checks its inputs, leaves an empty mask
+    alone and writes back only the masked pixels of what the subclass's :meth:`_fill` returns,
+    so every pixel outside the mask is bit-for-bit the input's, whatever the model does."""
+
     name: str
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``image`` with the ``mask`` pixels filled in. Pixels outside ``mask`` are returned
-        unchanged (callers also enforce this)."""
+        """``image`` with the pixels of ``mask`` filled in.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray
+        mask : (H, W) bool ndarray
+            The pixels to fill (an integer 0/1 mask is taken too).
+
+        Returns
+        -------
+        filled : (H, W, 3) uint8 ndarray
+            A new array; equal to ``image`` outside ``mask`` (a copy of it when ``mask`` is empty).
+        """
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"{self.name} inpaint: image must be a uint8 (H, W, 3) array, got "
+                             f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}")
+        mask = np.asarray(mask)
+        if mask.shape != image.shape[:2]:
+            raise ValueError(f"{self.name} inpaint: mask shape {mask.shape} != image shape {image.shape[:2]}")
+        if mask.dtype != bool:
+            mask = mask != 0
+        if not mask.any():
+            return image.copy()
+        filled = self._fill(image, mask)
+        if filled.shape != image.shape or filled.dtype != np.uint8:
+            raise ValueError(f"{self.name} inpaint: the engine returned {filled.dtype} {filled.shape}, "
+                             f"expected uint8 {image.shape}")
+        return composite_masked(image, filled, mask)
+
+    @abstractmethod
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The engine's fill of ``mask`` (non-empty, bool (H, W)) in ``image`` (uint8 (H, W, 3)):
+        a uint8 (H, W, 3) array whose masked pixels are used; its other pixels are ignored."""
 
 
 class Segmenter(Protocol):
@@ -80,8 +120,8 @@ class Recipe:
 
 
 @dataclass
-class Candidate:
-    """A generated image plus where the product sits in it.
+class Generated:
+    """The in-memory image a generator returns, plus where the product sits in it.
 
     ``product_mask`` is in candidate coordinates; ``offset`` is the (x, y) position of the
     source image's origin in the candidate, ``scale`` the source-to-candidate scale (1.0 when
@@ -98,5 +138,5 @@ class Candidate:
 class Generator(Protocol):
     name: str
 
-    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Candidate:
+    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """One localized candidate of the product in ``image`` (masked by ``mask``)."""
