@@ -41,3 +41,15 @@ def test_an_empty_mask_gives_a_copy_without_calling_the_engine():
 def test_bad_inputs_are_refused(image, mask):
     with pytest.raises(ValueError, match="scribbler inpaint"):
         Scribbler().inpaint(image, mask)
+
+
+def test_parsing_masks_by_part_and_group():
+    from catloc.engines.base import PARTS, Parsing
+    labels = np.zeros((2, 3), np.uint8)
+    labels[0, 0], labels[0, 1], labels[1, 2] = PARTS.index("face"), PARTS.index("dress"), PARTS.index("left_arm")
+    parsing = Parsing(labels)
+    assert parsing.mask("garment").tolist() == [[False, True, False], [False, False, False]]
+    assert parsing.mask("skin").sum() == 2 and parsing.mask("arms", "dress").sum() == 2
+    assert parsing.has_person and not Parsing(np.zeros((2, 2), np.uint8)).has_person
+    with pytest.raises(ValueError, match="unknown parsing part"):
+        parsing.mask("wings")

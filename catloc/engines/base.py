@@ -101,6 +101,57 @@ class Segmenter(Protocol):
         wearing them) in a supplier photo."""
 
 
+# Human parsing: the part of a person or outfit each pixel shows. Engines map their model's own
+# label names onto these parts; a part a model does not know is simply never set.
+PARTS = ("background", "hat", "hair", "sunglasses", "upper_clothes", "dress", "coat", "skirt", "pants",
+         "belt", "scarf", "glove", "sock", "left_shoe", "right_shoe", "bag", "face", "neck",
+         "left_arm", "right_arm", "left_leg", "right_leg", "torso_skin")
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    "garment": ("upper_clothes", "dress", "coat", "skirt", "pants", "belt", "scarf", "hat", "glove", "sock"),
+    "accessory": ("sunglasses", "left_shoe", "right_shoe", "bag"),
+    "face": ("face",),
+    "hair": ("hair",),
+    "arms": ("left_arm", "right_arm"),
+    "legs": ("left_leg", "right_leg"),
+    "skin": ("face", "neck", "left_arm", "right_arm", "left_leg", "right_leg", "torso_skin"),
+    "person": PARTS[1:],
+}
+
+
+@dataclass
+class Parsing:
+    """Per-pixel human parsing of a photo.
+
+    ``labels`` is a (H, W) uint8 array of indices into :data:`PARTS` (0 = background), at the
+    photo's own size; ``scores`` optionally the (H, W) float32 confidence 0..1 of each pixel's label.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray | None = None
+
+    def mask(self, *names: str) -> np.ndarray:
+        """Bool (H, W): pixels whose part is one of ``names`` (parts of :data:`PARTS` or groups
+        of :data:`PART_GROUPS`, e.g. ``mask("garment")``, ``mask("arms", "legs")``)."""
+        parts = {p for n in names for p in PART_GROUPS.get(n, (n,))}
+        unknown = parts - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown parsing part(s) {sorted(unknown)} (known: {', '.join(PARTS)}; "
+                             f"groups: {', '.join(PART_GROUPS)})")
+        return np.isin(self.labels, [PARTS.index(p) for p in parts])
+
+    @property
+    def has_person(self) -> bool:
+        """Whether any skin, hair or face shows: a model (or a part of one), not a flat lay."""
+        return bool(self.mask("skin", "hair").any())
+
+
+class HumanParser(Protocol):
+    name: str
+
+    def parse(self, image: np.ndarray) -> Parsing:
+        """The :class:`Parsing` of ``image`` (RGB uint8 (H, W, 3)), at its size."""
+
+
 @dataclass
 class Recipe:
     """How one candidate is made: the scene, framing and seed chosen from the market profile."""
