@@ -101,6 +101,26 @@ class Segmenter(Protocol):
         wearing them) in a supplier photo."""
 
 
+class PromptedSegmenter(Segmenter, Protocol):
+    """A segmenter that can be told where the product is (segment-anything). Called with
+    neither prompt it falls back on its own documented default prompt, so it is a
+    :class:`Segmenter` too."""
+
+    def segment(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
+                points: np.ndarray | None = None, point_labels: np.ndarray | None = None) -> np.ndarray:
+        """Boolean (H, W) mask of the object ``box`` ((x0, y0, x1, y1) px) and/or ``points``
+        ((N, 2) float (x, y) px; ``point_labels`` (N,) 1 = on the object, 0 = not on it; all 1
+        when omitted) point at, in ``image`` (RGB uint8 (H, W, 3))."""
+
+
+class SoftSegmenter(Segmenter, Protocol):
+    """A segmenter that also gives its per-pixel belief (salient-object / background-removal
+    models): ``segment(image)`` is ``alpha(image) > threshold``."""
+
+    def alpha(self, image: np.ndarray) -> np.ndarray:
+        """Float32 (H, W) in 0..1: how surely each pixel of ``image`` is the product."""
+
+
 # Human parsing: the part of a person or outfit each pixel shows. Engines map their model's own
 # label names onto these parts; a part a model does not know is simply never set.
 PARTS = ("background", "hat", "hair", "sunglasses", "upper_clothes", "dress", "coat", "skirt", "pants",
@@ -138,6 +158,15 @@ class Parsing:
             raise ValueError(f"unknown parsing part(s) {sorted(unknown)} (known: {', '.join(PARTS)}; "
                              f"groups: {', '.join(PART_GROUPS)})")
         return np.isin(self.labels, [PARTS.index(p) for p in parts])
+
+    def product_mask(self, with_person: bool = False) -> np.ndarray:
+        """Bool (H, W): what an on-model photo sells. Garments and accessories (the
+        ``garment`` and ``accessory`` groups: clothes, hat, scarf, belt, glove, sock, shoes, bag,
+        sunglasses); with ``with_person`` also the skin and hair wearing them, i.e. every pixel
+        that is not background."""
+        if with_person:
+            return self.labels != PARTS.index("background")
+        return self.mask("garment", "accessory")
 
     @property
     def has_person(self) -> bool:
