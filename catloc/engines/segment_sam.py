@@ -18,8 +18,8 @@ prompt (option ``default_prompt``):
 - ``centre``: one point at the image centre (the product is usually centred in a supplier photo).
 
 Of SAM's three candidate masks (``multimask: true``) the one with the highest predicted IoU is
-returned; the mask is at the image's own size. One forward pass of the image encoder per call:
-on CPU ``vit_b`` takes seconds per image, ``vit_h`` much longer: meant for GPU workers.
+returned; the mask is at the image's own size. One forward pass of the image encoder (a ViT at
+1024 px) per call: meant for GPU workers.
 """
 from __future__ import annotations
 
