@@ -77,6 +77,8 @@ def test_the_review_day(sample_run, tmp_path):
         assert "13 of 13 SKUs decided" in page.inner_text("#progress")
         if screenshot:
             page.evaluate("window.scrollTo(0, 0)")   # the reload restored the scroll position
+            page.wait_for_function("[...document.querySelectorAll('section.sku')].slice(0, 4).every(s => "
+                                   "[...s.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0))")
             save_screenshot(page.screenshot(), REPO_ROOT / screenshot)
         with page.expect_download() as download:
             page.keyboard.press("s")
