@@ -10,7 +10,7 @@ RUN_ID ?= demo
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup fonts sample demo test test-fast bench-clean clean-venv
+.PHONY: setup fonts sample demo test test-fast bench-clean bench-generate clean-venv
 
 setup: $(STAMP) fonts
 
@@ -44,6 +44,10 @@ test-fast: setup
 
 bench-clean: setup
 	$(PY) bench/clean.py
+
+# on a GPU machine: SD 1.5 and SDXL (random full-size weights), 8 candidates at 768x1024, 20 steps
+bench-generate: setup
+	$(PY) bench/generate.py
 
 clean-venv:
 	rm -rf $(VENV)

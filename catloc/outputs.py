@@ -73,6 +73,7 @@ class Candidate(StageOutput):
     scale: float = 1.0                                  # source-to-candidate scale of the product
     width: int = 0
     height: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)  # the engine's account: seed, prompts, weights, versions...
 
 
 @dataclass

@@ -147,15 +147,23 @@ def build_controlnet(family: str = "sd15", size: str = "tiny", seed: int = 0):
     """A random-weight ControlNet for the family's inpainting UNet.
 
     Its ``in_channels`` is 4: the inpainting ControlNet pipelines feed it the noisy latents
-    alone (the mask and masked-image channels go to the UNet only), so it is made with
-    ``ControlNetModel.from_unet`` of a 4-channel twin of the UNet, as the released ControlNets
-    (e.g. ``control_v11p_sd15_openpose``) are shaped.
+    alone (the mask and masked-image channels go to the UNet only), as the released ControlNets
+    (e.g. ``control_v11p_sd15_openpose``, ``controlnet-canny-sdxl-1.0``) are shaped. A tiny one
+    is made with ``ControlNetModel.from_unet`` of a 4-channel twin of the UNet (its weights
+    copied, as ControlNets start in training); a full one straight from the UNet's configuration
+    (the same architecture, without building a second full UNet).
     """
+    import inspect
+
     import torch
     from diffusers import ControlNetModel
 
     torch.manual_seed(seed)
-    return ControlNetModel.from_unet(build_unet(family, size, in_channels=4))
+    if size == "tiny":
+        return ControlNetModel.from_unet(build_unet(family, size, in_channels=4))
+    accepted = set(inspect.signature(ControlNetModel.__init__).parameters)
+    config = {k: v for k, v in UNET_CONFIGS[(family, size)].items() if k in accepted}
+    return ControlNetModel(in_channels=4, **config)
 
 
 def save_ip_adapter(folder: str | Path, unet, family: str = "sd15", seed: int = 0) -> Path:

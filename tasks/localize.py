@@ -53,7 +53,7 @@ def store_candidate(folder: SkuFolder, recipe: Recipe, generated: Generated, eng
     return Candidate(candidate_id=recipe.candidate_id, image=uri, recipe=recipe.label, scene=recipe.scene["id"],
                      framing=f"{recipe.placement} fill={recipe.fill:.2f}", seed=recipe.seed, engine=engine,
                      offset=list(generated.offset), scale=generated.scale,
-                     width=int(generated.image.shape[1]), height=int(generated.image.shape[0]))
+                     width=int(generated.image.shape[1]), height=int(generated.image.shape[0]), meta=generated.meta)
 
 
 def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuFolder, market: MarketProfile,

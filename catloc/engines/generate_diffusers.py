@@ -326,19 +326,19 @@ class DiffusersGenerator:
             pipe.scheduler = getattr(diffusers, SCHEDULERS[scheduler]).from_config(pipe.scheduler.config)
         if attention not in ("sdpa", "classic"):
             raise EngineLoadError(f"{LABEL}: attention must be sdpa or classic, got {attention!r}")
-        if attention == "classic":
-            if self._models.ip_adapter:
+        modules = [pipe.unet, *self._models.controlnets.values()]
+        if self._models.ip_adapter:  # its own attention processors (SDPA) stay
+            if attention == "classic":
                 raise EngineLoadError(f"{LABEL}: attention classic cannot be combined with an IP-Adapter")
-            from diffusers.models.attention_processor import AttnProcessor
-            for module in (pipe.unet, *self._models.controlnets.values()):
-                module.set_attn_processor(AttnProcessor())
-        if self._models.ip_adapter:
             pipe.set_ip_adapter_scale(ip_adapter_scale)
+        else:
+            from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+            for module in modules:
+                module.set_attn_processor(AttnProcessor2_0() if attention == "sdpa" else AttnProcessor())
         if channels_last == "auto":
             channels_last = self.device.startswith("cuda")
-        modules = [pipe.unet, *self._models.controlnets.values()]
-        for module in modules if channels_last else ():
-            module.to(memory_format=torch.channels_last)
+        for module in modules:
+            module.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         for module in modules if compile else ():
             module.compile()  # torch.compile in place: the pipelines keep their module types
         self.options_meta = {"scheduler": type(pipe.scheduler).__name__, "channels_last": bool(channels_last),
@@ -417,16 +417,16 @@ class DiffusersGenerator:
         from PIL import Image
 
         torch = self._torch
-        pipe = self._pipeline_for(names)
+        base = self._models.pipe
         width, height = frame.model
         photo = Image.fromarray(frame.to_model(image))
         outside = ~frame.to_model(np.ones(image.shape[:2], bool))
-        factor = pipe.vae_scale_factor
+        factor = base.vae_scale_factor
         # grown by one latent cell, so that every cell the region touches is redrawn
         masks = [Image.fromarray((dilate(frame.to_model(r.regenerate & ~r.keep) | outside, factor, square=True)
                                   * 255).astype(np.uint8)) for r in requests]
         generators = [torch.Generator("cpu").manual_seed(int(r.recipe.seed)) for r in requests]
-        latents = torch.cat([torch.randn((1, pipe.vae.config.latent_channels, height // factor, width // factor),
+        latents = torch.cat([torch.randn((1, base.vae.config.latent_channels, height // factor, width // factor),
                                          generator=g, dtype=torch.float32) for g in generators])
         kwargs: dict[str, Any] = dict(
             prompt=[r.recipe.prompt for r in requests], negative_prompt=[r.recipe.negative_prompt for r in requests],
@@ -444,7 +444,7 @@ class DiffusersGenerator:
         if reference is not None:
             kwargs["ip_adapter_image"] = Image.fromarray(reference)
         with self._lock, torch.inference_mode():
-            output = pipe(**kwargs)
+            output = self._pipeline_for(names)(**kwargs)
         flags = getattr(output, "nsfw_content_detected", None) or [False] * len(requests)
         images = np.clip(np.rint(np.nan_to_num(np.asarray(output.images, np.float32)) * 255.0), 0, 255)
         return [(im.astype(np.uint8), bool(flag)) for im, flag in zip(images, flags)]
