@@ -18,7 +18,8 @@ Variants (``--variants``, applied in this order to the same models):
   compile        SDPA + channels-last + torch.compile of the UNet and ControlNets
 
 Run from the repository root:
-  .venv/bin/python bench/generate.py                      # GPU: both families, 8 x 768x1024, 20 steps
+  .venv/bin/python bench/generate.py                      # GPU: SD 1.5 at 768x1024 and SDXL at 1024x1024,
+                                                          # 8 candidates, 20 steps, CFG
   .venv/bin/python bench/generate.py --reduced            # CPU: SD 1.5 at 256x320, 2 steps, 2 candidates
                                                           # (compile is left out: inductor on CPU wants a compiler)
   .venv/bin/python bench/generate.py --family sdxl --variants baseline,compile --json bench/out/gen.json
@@ -38,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from catloc.config import load_pipeline_config  # noqa: E402
 from catloc.engines.base import Recipe  # noqa: E402
-from catloc.engines.generate_diffusers import DiffusersGenerator, LoadedModels  # noqa: E402
+from catloc.engines.generate_diffusers import FAMILY_DEFAULTS, DiffusersGenerator, LoadedModels  # noqa: E402
 from catloc.generative import mannequin_to_model, model_swap, scene_swap  # noqa: E402
 from catloc.random_models import build_controlnet, build_inpaint_pipeline  # noqa: E402
 from tests.synth_person import person_photo  # noqa: E402
@@ -86,17 +87,18 @@ def run_variant(models: LoadedModels, variant: str, args, device: str, dtype: st
     """Warm up on one SKU, then time ``args.skus`` SKUs; seconds per SKU and peak memory."""
     import torch
 
-    engine = DiffusersGenerator.from_models(models, device=device, dtype=dtype, size=list(args.size),
+    size = args.size or FAMILY_DEFAULTS[models.family]["size"]
+    engine = DiffusersGenerator.from_models(models, device=device, dtype=dtype, size=list(size),
                                             fit="source", steps=args.steps, batch_size=args.batch, **VARIANTS[variant])
     cuda = device.startswith("cuda")
-    image, requests = sku_requests(args.mix, args.size, 0)
+    image, requests = sku_requests(args.mix, size, 0)
     engine.generate_batch(image, requests)                            # warm-up (and compile)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     times = []
     for sku in range(1, args.skus + 1):
-        image, requests = sku_requests(args.mix, args.size, sku)
+        image, requests = sku_requests(args.mix, size, sku)
         start = time.perf_counter()
         candidates = engine.generate_batch(image, requests)
         if cuda:
@@ -104,17 +106,18 @@ def run_variant(models: LoadedModels, variant: str, args, device: str, dtype: st
         times.append(time.perf_counter() - start)
         assert len(candidates) == len(requests)
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return {"family": models.family, "variant": variant, "size": f"{args.size[0]}x{args.size[1]}", "steps": args.steps,
+    return {"family": models.family, "variant": variant, "size": f"{size[0]}x{size[1]}", "steps": args.steps,
             "candidates": len(requests), "batch": args.batch, "seconds_per_sku": round(sum(times) / len(times), 2),
             "seconds_max": round(max(times), 2), "peak_gib": round(peak, 2),
             "peak_kind": "GPU allocated" if cuda else "process RSS (max)"}
 
 
 def parse_args(argv: list[str] | None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--family", default=None, help="sd15, sdxl or both (default: both on a GPU, sd15 on CPU)")
     ap.add_argument("--device", default="auto", help="auto | cuda | cpu")
-    ap.add_argument("--size", default="768x1024", help="model canvas WxH (the photo is drawn at this size)")
+    ap.add_argument("--size", default=None,
+                    help="model canvas WxH, the photo is drawn at this size (default: 768x1024 SD 1.5, 1024x1024 SDXL)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--mix", default="model_swap=8", help="candidates per SKU by kind, e.g. model_swap=6,scene_swap=2")
     ap.add_argument("--batch", type=int, default=8, help="candidates per pipeline call")
@@ -126,7 +129,7 @@ def parse_args(argv: list[str] | None):
     args = ap.parse_args(argv)
     if args.reduced:
         args.size, args.steps, args.mix, args.batch, args.skus = "256x320", 2, "model_swap=2", 2, 1
-    args.size = tuple(int(v) for v in args.size.lower().split("x"))
+    args.size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
     args.mix = {k: int(v) for k, v in (item.split("=") for item in args.mix.split(","))}
     args.variants = (args.variants or ("baseline,classic,channels_last" if args.reduced else ",".join(VARIANTS))).split(",")
     unknown = [v for v in args.variants if v not in VARIANTS] + [k for k in args.mix if k not in CONTROLNET_OF]
@@ -152,7 +155,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         models = build_models(family, device, dtype, sorted({CONTROLNET_OF[kind] for kind in args.mix}))
         print(f"{family}: built random-weight full-size models in {time.perf_counter() - started:.0f} s")
         for variant in args.variants:
-            rows.append(run_variant(models, variant, args, device, dtype))
+            try:
+                rows.append(run_variant(models, variant, args, device, dtype))
+            except torch.cuda.OutOfMemoryError:  # e.g. classic attention's full score matrices at 768x1024
+                torch.cuda.empty_cache()
+                size = args.size or FAMILY_DEFAULTS[family]["size"]
+                rows.append({"family": family, "variant": variant, "size": f"{size[0]}x{size[1]}",
+                             "steps": args.steps, "candidates": sum(args.mix.values()), "batch": args.batch,
+                             "seconds_per_sku": "out of memory", "seconds_max": "-", "peak_gib": "-", "peak_kind": "-"})
             print(_table(rows[-1:], header=len(rows) == 1), flush=True)
         del models
     if args.json:

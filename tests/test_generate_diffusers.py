@@ -276,3 +276,30 @@ def test_openpose_engine_loads_the_released_file_layout(tmp_path, offline):
     engine = load_engine("pose", EngineSpec("openpose", {"model_dir": str(tmp_path), "detect_side": 128}))
     image, _ = person_photo(160, 96)
     assert engine.keypoints(image) is None
+
+
+def test_the_localize_stage_runs_the_engine_and_keeps_its_account(tmp_path, sd15):
+    """Today's localize stage with engines.generate: diffusers (every candidate a scene swap of
+    the product mask): stored candidates keep the product's pixels, candidates.json the engine's meta."""
+    from catloc import storage
+    from catloc.config import load_market
+    from catloc.outputs import Analysis, Cleaned
+    from catloc.runfolder import RunFolder
+    from catloc.tasks.localize import make_candidates
+    from catloc.tasks.qc import product_fidelity
+
+    image, parsing = person_photo(96, 64)
+    mask = parsing.mask("person")
+    folder = RunFolder(str(tmp_path), "run1").sku("A")
+    cleaned = Cleaned(storage.save_image(folder.file("cleaned.png"), image), folder.file("removed_mask.png"))
+    analysis = Analysis(storage.save_image(folder.file("product_mask.png"), mask.astype(np.uint8) * 255))
+    spec = EngineSpec("diffusers", _options(sd15, controlnet_dirs={"canny": str(sd15 / "controlnet-canny")}))
+    candidates = make_candidates(cleaned, analysis, "A", folder, load_market("sa"), 2, {"generate": spec})
+    stored = storage.read_json(folder.file("candidates.json"))
+    assert [c["candidate_id"] for c in stored] == ["c01", "c02"] and all(c["engine"] == "diffusers" for c in stored)
+    for candidate, record in zip(candidates, stored):
+        out = storage.load_rgb(candidate.image)
+        assert np.array_equal(out[mask], image[mask])
+        assert product_fidelity(out, image, mask, mask, (0, 0), 1.0)[0] == 1.0
+        assert record["meta"]["seed"] == record["seed"] and record["meta"]["controlnets"] == {"canny": 0.8}
+        assert HEX16.match(record["meta"]["weights"]["model"]) and record["meta"]["versions"]["torch"]
