@@ -10,7 +10,7 @@ RUN_ID ?= demo
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup fonts chromium sample demo test test-fast bench-clean bench-review-page clean-venv
+.PHONY: setup fonts chromium sample demo test test-fast bench-clean bench-review-page bench-generate clean-venv
 
 setup: $(STAMP) fonts chromium
 
@@ -55,6 +55,10 @@ bench-clean: setup
 
 bench-review-page: setup
 	$(PY) bench/review_page.py
+
+# on a GPU machine: SD 1.5 and SDXL (random full-size weights), 8 candidates at 768x1024, 20 steps
+bench-generate: setup
+	$(PY) bench/generate.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -15,7 +15,7 @@ DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / 
 
 
 REQUIRED_ENGINES = ("ocr", "inpaint", "segment", "generate")
-OPTIONAL_ENGINES = ("parse",)  # may be absent, or named `none`: then the kind is left out of `engines`
+OPTIONAL_ENGINES = ("parse", "pose")  # may be absent, or named `none`: then the kind is left out of `engines`
 
 
 class ConfigError(ValueError):
@@ -53,6 +53,7 @@ class PipelineConfig:
     qc: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
     review: ReviewOptions = field(default_factory=ReviewOptions)
+    pose_templates: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # category -> keypoint -> [u, v]
 
     def engine(self, kind: str) -> EngineSpec:
         try:
@@ -99,6 +100,17 @@ class MarketProfile:
         data = asdict(self)
         del data["publish"], data["learning"]
         return data
+    scene_prompts: list[dict[str, Any]] = field(default_factory=list)   # scenes for generative recipes
+    candidate_mix: dict[str, int] = field(default_factory=dict)         # recipe kind -> candidates per SKU
+    negative_prompt: str = ""                                           # added to every generative candidate
+
+
+# the generative keys of a market profile (see the README, "Generative localization")
+PERSONA_KEYS = ("id", "prompt", "negative_prompt", "gender", "hijab")
+SCENE_PROMPT_KEYS = ("id", "prompt", "negative_prompt")
+MODESTY_RULES = ("cover_arms", "cover_legs", "high_neckline")    # true: the terms go into the prompts
+MODESTY_KEYS = MODESTY_RULES + ("hijab", "prompt", "negative_prompt")
+HIJAB_CHOICES = ("required", "optional", "none")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -155,13 +167,21 @@ def _is_path_option(key: str) -> bool:
     return key.endswith("_dir") or key.endswith("_path") or key == "checkpoint"
 
 
+def _resolve_path(value: str, base: Path) -> str:
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    return str(Path(expanded) if Path(expanded).is_absolute() else (base / expanded).resolve())
+
+
 def _resolve_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Options that name a file or folder (:func:`_is_path_option`) are made absolute against ``base``."""
+    """Options that name a file or folder (:func:`_is_path_option`) are made absolute against
+    ``base``, and so are the values of a mapping whose key ends in ``_dirs``
+    (e.g. ``controlnet_dirs: {openpose: DIR}``)."""
     out = copy.deepcopy(options)
     for key, value in out.items():
         if isinstance(value, str) and _is_path_option(key):
-            expanded = os.path.expandvars(os.path.expanduser(value))
-            out[key] = str(Path(expanded) if Path(expanded).is_absolute() else (base / expanded).resolve())
+            out[key] = _resolve_path(value, base)
+        elif isinstance(value, dict) and key.endswith("_dirs"):
+            out[key] = {k: _resolve_path(v, base) if isinstance(v, str) else v for k, v in value.items()}
     return out
 
 
@@ -195,7 +215,21 @@ def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfi
         qc=dict(data.get("qc") or {}),
         run=dict(data.get("run") or {}),
         review=_section(ReviewOptions, data.get("review"), f"{cfg_path}: review", REVIEW_RULES),
+        pose_templates=_pose_templates(data, cfg_path),
     )
+
+
+def _pose_templates(data: dict[str, Any], path: Path) -> dict[str, dict[str, list[float]]]:
+    """``pose_templates``: garment category -> keypoint name -> [u, v] (see :func:`catloc.pose.fit_template`)."""
+    from catloc.pose import check_template
+
+    templates = data.get("pose_templates") or {}
+    if not isinstance(templates, dict):
+        raise ConfigError(f"{path}: pose_templates must map garment categories to templates")
+    problems = [p for name, template in templates.items() for p in check_template(str(name), template)]
+    if problems:
+        raise ConfigError(f"{path}: {'; '.join(problems)}")
+    return {str(name): {k: [float(c) for c in v] for k, v in t.items()} for name, t in templates.items()}
 
 
 def markets_dir(config: PipelineConfig | None = None) -> Path:
@@ -225,16 +259,93 @@ def load_market(code: str, config: PipelineConfig | None = None) -> MarketProfil
     policy = data.get("clean_policy", "keep_product_text")
     if policy not in ("keep_product_text", "remove_all"):
         raise ConfigError(f"{path}: clean_policy must be keep_product_text or remove_all")
+    generative = _generative_keys(data, path)
     return MarketProfile(
+        **generative,
         code=data.get("code", code),
         name=data.get("name", code),
         scenes=scenes,
         framing=dict(data.get("framing") or {}),
         clean_policy=policy,
         strip_languages=list(data.get("strip_languages") or []),
-        personas=list(data.get("personas") or []),
-        modesty=dict(data.get("modesty") or {}),
         language=data.get("language", "en"),
         publish=_section(PublishProfile, data.get("publish"), f"{path}: publish", PUBLISH_RULES),
         learning=_section(LearningBounds, data.get("learning"), f"{path}: learning", LEARNING_RULES),
     )
+
+
+def _entries(data: dict[str, Any], key: str, known: tuple[str, ...], path: Path) -> list[dict[str, Any]]:
+    """The list ``data[key]`` of mappings with a unique string ``id`` and only ``known`` keys."""
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: {key} must be a list")
+    seen = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
+            raise ConfigError(f"{path}: {key}[{i}] needs an 'id'")
+        unknown = sorted(set(entry) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}: {key}[{i}] ({entry['id']}): unknown key(s) {unknown} (known: {', '.join(known)})")
+        for text in ("prompt", "negative_prompt"):
+            if not isinstance(entry.get(text, ""), str):
+                raise ConfigError(f"{path}: {key}[{i}] ({entry['id']}): {text} must be a string")
+        if entry["id"] in seen:
+            raise ConfigError(f"{path}: {key}: id {entry['id']!r} is used twice")
+        seen.add(entry["id"])
+    return [dict(e) for e in entries]
+
+
+def _modesty(data: dict[str, Any], personas: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    """The ``modesty`` rules, checked: known keys, booleans, a hijab choice every female persona
+    follows when it is ``required``."""
+    modesty = data.get("modesty") or {}
+    if not isinstance(modesty, dict):
+        raise ConfigError(f"{path}: modesty must be a mapping")
+    unknown = sorted(set(modesty) - set(MODESTY_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: modesty: unknown key(s) {unknown} (known: {', '.join(MODESTY_KEYS)})")
+    for rule in MODESTY_RULES:
+        if not isinstance(modesty.get(rule, False), bool):
+            raise ConfigError(f"{path}: modesty.{rule} must be true or false")
+    hijab = modesty.get("hijab", "none")
+    if hijab not in HIJAB_CHOICES:
+        raise ConfigError(f"{path}: modesty.hijab must be one of {', '.join(HIJAB_CHOICES)}, got {hijab!r}")
+    for persona in personas:
+        if hijab == "required" and persona.get("gender") == "female" and not persona.get("hijab"):
+            raise ConfigError(f"{path}: modesty.hijab is required but persona {persona['id']!r} "
+                              "(gender: female) has no 'hijab: true'")
+    return dict(modesty)
+
+
+def _candidate_mix(data: dict[str, Any], path: Path) -> dict[str, int]:
+    """``candidate_mix``: recipe kind -> candidates per SKU (non-negative integers, 16 at most in all)."""
+    from catloc.engines.base import RECIPE_KINDS
+
+    mix = data.get("candidate_mix") or {}
+    if not isinstance(mix, dict):
+        raise ConfigError(f"{path}: candidate_mix must map recipe kinds to counts")
+    for kind, count in mix.items():
+        if kind not in RECIPE_KINDS:
+            raise ConfigError(f"{path}: candidate_mix: unknown recipe kind {kind!r} (known: {', '.join(RECIPE_KINDS)})")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ConfigError(f"{path}: candidate_mix.{kind} must be a whole number >= 0, got {count!r}")
+    if mix and not 1 <= sum(mix.values()) <= 16:
+        raise ConfigError(f"{path}: candidate_mix must add up to 1..16 candidates, got {sum(mix.values())}")
+    return {kind: int(count) for kind, count in mix.items()}
+
+
+def _generative_keys(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The market's personas, modesty, scene prompts, candidate mix and negative prompt, checked
+    against each other: a mix asking for people needs personas, one asking for scenes needs scene prompts."""
+    personas = _entries(data, "personas", PERSONA_KEYS, path)
+    scene_prompts = _entries(data, "scene_prompts", SCENE_PROMPT_KEYS, path)
+    mix = _candidate_mix(data, path)
+    if (mix.get("model_swap") or mix.get("mannequin_to_model")) and not personas:
+        raise ConfigError(f"{path}: candidate_mix asks for model_swap/mannequin_to_model but 'personas' is empty")
+    if any(mix.get(k) for k in ("scene_swap", "model_swap", "mannequin_to_model")) and not scene_prompts:
+        raise ConfigError(f"{path}: candidate_mix asks for generative candidates but 'scene_prompts' is empty")
+    negative = data.get("negative_prompt", "")
+    if not isinstance(negative, str):
+        raise ConfigError(f"{path}: negative_prompt must be a string")
+    return {"personas": personas, "modesty": _modesty(data, personas, path), "scene_prompts": scene_prompts,
+            "candidate_mix": mix, "negative_prompt": negative}

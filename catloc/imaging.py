@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 
 __all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
-           "connected_to_border", "dilate", "erode", "fill_holes", "largest_components", "place",
-           "polygon_mask", "resize_longest", "resize_mask", "share_inside"]
+           "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "largest_components",
+           "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band", "seam_colour_shift",
+           "share_inside"]
 
 
 def _as_u8(mask: np.ndarray) -> np.ndarray:
@@ -306,3 +307,93 @@ def composite_masked(image: np.ndarray, filled: np.ndarray, mask: np.ndarray) ->
         A new array, shape and dtype of ``image``.
     """
     return np.where(mask[..., None] if image.ndim == 3 else mask, filled, image)
+
+
+def seam_band(keep: np.ndarray, px: int) -> np.ndarray:
+    """The ring of pixels just outside a mask: ``dilate(keep, px) & ~keep``.
+
+    Parameters
+    ----------
+    keep : (H, W) bool ndarray
+    px : int
+        Width of the ring (px); 0 gives an empty ring.
+
+    Returns
+    -------
+    band : (H, W) bool ndarray
+    """
+    return dilate(keep, px) & ~keep
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (px, float32) of every pixel to the nearest pixel of ``mask`` (0 on it);
+    a large value everywhere when ``mask`` is empty."""
+    if not mask.any():
+        return np.full(mask.shape, np.float32(1e6))
+    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, 5)
+
+
+def feathered_composite(base: np.ndarray, generated: np.ndarray, keep: np.ndarray, regenerate: np.ndarray,
+                        feather_px: int) -> np.ndarray:
+    """Generated pixels over a base image, with soft seams and the kept pixels exact.
+
+    The weight of ``generated`` is 1 inside ``regenerate`` and falls linearly to 0 over
+    ``feather_px`` px outside it; it is also scaled by ``min(1, d / feather_px)`` where ``d`` is
+    the distance to ``keep``, so the seam against the kept pixels lies in the band *outside*
+    them (:func:`seam_band`) and never on them.
+
+    Parameters
+    ----------
+    base, generated : (H, W, 3) uint8 ndarray
+        The image whose pixels are kept, and the model's image, in the same coordinates.
+    keep : (H, W) bool ndarray
+        Pixels that stay ``base``'s, byte for byte (the product).
+    regenerate : (H, W) bool ndarray
+        Pixels that become ``generated``'s (away from ``keep``).
+    feather_px : int
+        Width of both ramps (px); 0 gives hard edges.
+
+    Returns
+    -------
+    composite : (H, W, 3) uint8 ndarray
+        Equal to ``base`` on ``keep`` and wherever the weight is 0.
+    """
+    regenerate = regenerate & ~keep
+    if feather_px <= 0:
+        weight = regenerate.astype(np.float32)
+    else:
+        weight = np.clip(1.0 - _distance_to(regenerate) / feather_px, 0.0, 1.0)
+        weight *= np.clip(_distance_to(keep) / feather_px, 0.0, 1.0)
+    weight = weight[..., None]
+    mixed = base.astype(np.float32) * (1.0 - weight) + generated.astype(np.float32) * weight
+    out = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return composite_masked(out, base, keep | (weight[..., 0] == 0))
+
+
+def seam_colour_shift(image: np.ndarray, reference: np.ndarray, keep: np.ndarray, band_px: int) -> float:
+    """Mean colour difference between two images in the band just outside a mask.
+
+    Used on a generated image (before the product is composited back) against the cleaned
+    source: the band is where the two are blended, so a large value means the model's
+    surroundings do not match the colours next to the product and the seam may show as a halo.
+
+    Parameters
+    ----------
+    image, reference : (H, W, 3) uint8 ndarray
+        RGB images in the same coordinates.
+    keep : (H, W) bool ndarray
+        The product.
+    band_px : int
+        Width of the band outside ``keep`` (px).
+
+    Returns
+    -------
+    shift : float
+        Mean CIE76 colour difference (Delta E*ab, CIELAB with L* 0..100) over the band; 0.0
+        when the band is empty. About 2.3 is a just-noticeable difference.
+    """
+    band = seam_band(keep, band_px)
+    if not band.any():
+        return 0.0
+    lab = [cv2.cvtColor(x[band][None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0] for x in (image, reference)]
+    return float(np.sqrt(((lab[0] - lab[1]) ** 2).sum(axis=-1)).mean())

@@ -74,6 +74,7 @@ class Candidate(StageOutput):
     width: int = 0
     height: int = 0
     attempt: int = 0                                    # 0: the first candidates; n: the n-th regeneration
+    meta: dict[str, Any] = field(default_factory=dict)  # the engine's account: seed, prompts, weights, versions...
 
 
 @dataclass

@@ -63,7 +63,8 @@ def store_candidate(folder: SkuFolder, recipe: Recipe, generated: Generated, eng
     return Candidate(candidate_id=recipe.candidate_id, image=uri, recipe=recipe.label, scene=recipe.scene["id"],
                      framing=framing_label(recipe.placement, recipe.fill), seed=recipe.seed, engine=engine,
                      offset=list(generated.offset), scale=generated.scale,
-                     width=int(generated.image.shape[1]), height=int(generated.image.shape[0]), attempt=attempt)
+                     width=int(generated.image.shape[1]), height=int(generated.image.shape[0]), attempt=attempt,
+                     meta=generated.meta)
 
 
 def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuFolder, market: MarketProfile,

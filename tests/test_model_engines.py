@@ -3,7 +3,6 @@ paths from tiny random-weight models that these tests build and save themselves:
 downloaded, and loading must not even try to open a network connection."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import EngineLoadError, TextRegion
+from catloc.random_models import clip_tokenizer
 
 
 # ---------------------------------------------------------------------------------- easyocr
@@ -171,27 +171,6 @@ def test_easyocr_bad_language_sets_are_load_errors(tmp_path):
 
 # ---------------------------------------------------------------------------------- diffusers
 
-def _tiny_clip_tokenizer(folder: Path):
-    """A CLIP BPE tokenizer from a vocab.json + merges.txt written here: the 256 byte-level
-    symbols, each also as a word end (``</w>``), the two special tokens, a few merges."""
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPTokenizer
-
-    symbols = sorted(ByteLevel.alphabet())
-    merges = ["c l", "cl e", "cle a", "t e", "x t</w>", "te xt</w>"]
-    vocab: dict[str, int] = {}
-    for token in symbols + [s + "</w>" for s in symbols] + [m.replace(" ", "") for m in merges]:
-        vocab.setdefault(token, len(vocab))
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    folder.mkdir(parents=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    tokenizer = CLIPTokenizer.from_pretrained(str(folder), model_max_length=77, local_files_only=True)
-    assert len(tokenizer) == len(vocab) < 1000
-    return tokenizer
-
-
 @pytest.fixture(scope="module")
 def diffusers_dir(tmp_path_factory) -> Path:
     """A tiny Stable Diffusion inpainting pipeline (9-channel UNet), saved with save_pretrained."""
@@ -212,7 +191,8 @@ def diffusers_dir(tmp_path_factory) -> Path:
     text_encoder = CLIPTextModel(CLIPTextConfig(
         vocab_size=1000, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
         max_position_embeddings=77, projection_dim=32, bos_token_id=0, eos_token_id=2, pad_token_id=1))
-    tokenizer = _tiny_clip_tokenizer(root / "tokenizer-src")
+    tokenizer = clip_tokenizer(root / "tokenizer-src")
+    assert len(tokenizer) < 1000
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               clip_sample=False, set_alpha_to_one=False, steps_offset=1)
     pipe = StableDiffusionInpaintPipeline(

@@ -35,6 +35,10 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "generate": {
         "studio": "catloc.engines.generate_studio:StudioGenerator",
+        "diffusers": "catloc.engines.generate_diffusers:DiffusersGenerator",
+    },
+    "pose": {
+        "openpose": "catloc.engines.pose_openpose:OpenposeBodyEstimator",
     },
 }
 

@@ -181,9 +181,22 @@ class HumanParser(Protocol):
         """The :class:`Parsing` of ``image`` (RGB uint8 (H, W, 3)), at its size."""
 
 
+# How a candidate is made. studio: the cut-out on a painted backdrop (offline); original: the
+# cleaned photo itself; scene_swap: the product (and the person wearing it) kept, the background
+# regenerated; model_swap: the garment kept, the model's face, hair and skin regenerated as a local
+# persona; mannequin_to_model: the garment kept, a model drawn into it in a template pose.
+RECIPE_KINDS = ("studio", "original", "scene_swap", "model_swap", "mannequin_to_model")
+GENERATIVE_KINDS = ("scene_swap", "model_swap", "mannequin_to_model")
+
+
 @dataclass
 class Recipe:
-    """How one candidate is made: the scene, framing and seed chosen from the market profile."""
+    """How one candidate is made: the kind, scene, framing and seed chosen from the market profile.
+
+    ``prompt`` and ``negative_prompt`` are the text a generative engine is given (persona,
+    scene and modesty terms composed by :func:`catloc.generative.compose_prompt`); the studio
+    engine ignores them.
+    """
 
     candidate_id: str
     scene: dict[str, Any]
@@ -193,10 +206,33 @@ class Recipe:
     margin_min: float
     seed: int
     persona: dict[str, Any] | None = None
+    kind: str = "studio"
+    prompt: str = ""
+    negative_prompt: str = ""
 
     @property
     def label(self) -> str:
+        if self.kind in GENERATIVE_KINDS:
+            persona = (self.persona or {}).get("id", "-")
+            return f"{self.kind}|{self.scene['id']}|{persona}"
         return f"{self.scene['id']}|{self.placement}|fill={self.fill:.2f}"
+
+
+@dataclass
+class GenerationRequest:
+    """One candidate for a generative engine to make from a cleaned photo (source coordinates).
+
+    ``keep`` is the product: its pixels in the result are the cleaned photo's, byte for byte.
+    ``regenerate`` is what the model redraws (face, hair, skin, background...); pixels in
+    neither mask are the photo's too. The two never overlap (``keep`` wins). ``control`` maps a
+    ControlNet's name (``openpose``, ``canny``...) to its condition image, (H, W, 3) uint8 at the
+    photo's size. Build requests with :mod:`catloc.generative`.
+    """
+
+    recipe: Recipe
+    keep: np.ndarray
+    regenerate: np.ndarray
+    control: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -220,3 +256,16 @@ class Generator(Protocol):
 
     def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """One localized candidate of the product in ``image`` (masked by ``mask``)."""
+
+    def generate_batch(self, image: np.ndarray, requests: list[GenerationRequest]) -> list[Generated]:
+        """One candidate per request, in the requests' order, all from the same cleaned ``image``
+        (RGB uint8 (H, W, 3)). A candidate does not depend on which others it is made with."""
+
+
+class PoseEstimator(Protocol):
+    name: str
+
+    def keypoints(self, image: np.ndarray) -> np.ndarray | None:
+        """The main person's 18 body keypoints in ``image`` (RGB uint8), OpenPose order
+        (:data:`catloc.pose.BODY_KEYPOINTS`): a (18, 2) float32 array of (x, y) px with NaN for
+        those not seen; ``None`` when no person is found."""

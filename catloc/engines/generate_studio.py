@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from catloc.engines.base import EngineLoadError, Generated, Recipe
+from catloc.engines.base import EngineLoadError, Generated, GenerationRequest, Recipe
 from catloc.imaging import dilate
 
 SCENE_KINDS = ("solid", "gradient", "sweep", "floor", "vignette")
@@ -135,3 +135,8 @@ class StudioGenerator:
         region[crop_mask] = crop[crop_mask]
         return Generated(image=out, product_mask=placed, offset=(int(px - x0), int(py - y0)), scale=1.0,
                          meta={"canvas": [width, height], "bbox": [int(x0), int(y0), int(x1), int(y1)]})
+
+    def generate_batch(self, image: np.ndarray, requests: list[GenerationRequest]) -> list[Generated]:
+        """:meth:`generate` for each request, its ``keep`` mask as the product (nothing is redrawn
+        but the backdrop, so ``regenerate`` and ``control`` are not used)."""
+        return [self.generate(image, request.keep, request.recipe) for request in requests]

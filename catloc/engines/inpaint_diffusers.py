@@ -14,17 +14,16 @@ bfloat16), ``work_size`` (the crop's longer side at the model, a multiple of 8) 
 """
 from __future__ import annotations
 
-import json
-import os
 import threading
 
 import cv2
 import numpy as np
 
 from catloc.engines.base import BaseInpainter, EngineLoadError
+from catloc.engines.diffusers_files import PIPELINE_LAYOUT, check_pipeline_dir
 
 _DTYPES = ("float32", "float16", "bfloat16")
-_LAYOUT = "model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/"
+_LAYOUT = PIPELINE_LAYOUT
 _HOW = ("make one on a machine with internet access with "
         "AutoPipelineForInpainting.from_pretrained('<hub id>').save_pretrained('<dir>') and copy it "
         "over, or point model_dir at the snapshot folder of a warm Hugging Face cache "
@@ -34,37 +33,7 @@ _HOW = ("make one on a machine with internet access with "
 
 def _check_model_dir(model_dir: str | None) -> str:
     """The absolute ``model_dir`` if it looks like a saved diffusers pipeline, else EngineLoadError."""
-    if not model_dir:
-        raise EngineLoadError(
-            f"diffusers inpaint: engines.inpaint.options.model_dir is not set; it must be a local "
-            f"directory with a saved inpainting pipeline ({_LAYOUT}): {_HOW}")
-    path = os.path.abspath(os.path.expanduser(str(model_dir)))
-    if not os.path.isdir(path):
-        raise EngineLoadError(
-            f"diffusers inpaint: model_dir {path} does not exist; it must hold a saved "
-            f"inpainting pipeline ({_LAYOUT}): {_HOW}")
-    index_path = os.path.join(path, "model_index.json")
-    try:
-        with open(index_path, encoding="utf-8") as fh:
-            index = json.load(fh)
-    except FileNotFoundError:
-        raise EngineLoadError(
-            f"diffusers inpaint: model_dir {path} has no model_index.json, so it is not a saved "
-            f"diffusers pipeline (expected {_LAYOUT}): {_HOW}") from None
-    except (OSError, ValueError) as exc:
-        raise EngineLoadError(f"diffusers inpaint: cannot read {index_path}: {exc}") from None
-    if not isinstance(index, dict):
-        raise EngineLoadError(f"diffusers inpaint: {index_path} is not a diffusers model index: {_HOW}")
-    components = [k for k, v in index.items()
-                  if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[0] and v[1]]
-    missing = [f"{k}/" for k in components if not os.path.isdir(os.path.join(path, k))]
-    if not components:
-        missing.append("the component entries in model_index.json")
-    if missing:
-        raise EngineLoadError(
-            f"diffusers inpaint: model_dir {path} is incomplete, missing {', '.join(missing)} "
-            f"(expected {_LAYOUT}): {_HOW}")
-    return path
+    return check_pipeline_dir(model_dir, "diffusers inpaint", "engines.inpaint.options.model_dir", _HOW)[0]
 
 
 class DiffusersInpainter(BaseInpainter):
