@@ -48,7 +48,7 @@ def _decide_every_sku(page) -> None:
     """Keyboard only: pick the best one or two, reject one, mark REGENERATE whole; N to the next."""
     keys = page.keyboard
     for _ in range(40):
-        sku = page.inner_text("section.sku.current .name")
+        sku = page.text_content("section.sku.current .name")
         if sku in REGENERATE:
             keys.press("r")
         else:

@@ -158,7 +158,9 @@ def test_a_failed_sku_is_listed_with_its_reason_and_cannot_be_picked(run):
         page.keyboard.press("f"); page.keyboard.press("f"); page.keyboard.press("f"); page.keyboard.press("f")
         assert page.eval_on_selector_all("section.sku:not(.hidden) .name", "e => e.map(x => x.textContent)") == \
             ["SKU-004"]
-        assert "broken image" in page.inner_text("section.sku:not(.hidden) .error")
+        # sections use content-visibility: auto, so the reason is rendered on the frame after the filter
+        page.wait_for_function("document.querySelector('section.sku:not(.hidden) .error')"
+                               ".innerText.includes('broken image')", timeout=5000)
         page.keyboard.press("r")
         assert "No candidates" in page.inner_text("#toast")
         page.keyboard.press("f")                          # QC flags: SKUs with a failed or warned candidate
@@ -202,8 +204,8 @@ def test_after_a_regeneration_the_page_asks_again_and_keeps_the_earlier_attempt(
         page.wait_for_selector("body[data-ready='1']")
         assert "0 of 5 SKUs decided" in page.inner_text("#progress")   # its new candidates are undecided
         section = "section.sku:has(.name:text-is('SKU-001'))"
-        assert _classes(page, "SKU-001") == "......." and "regenerated 1" in page.inner_text(f"{section} .head").lower()
-        assert "earlier attempts: 7 candidates" in page.inner_text(f"{section} details.earlier summary")
+        assert _classes(page, "SKU-001") == "......." and "regenerated 1" in page.text_content(f"{section} .head").lower()
+        assert "earlier attempts: 7 candidates" in page.text_content(f"{section} details.earlier summary")
         page.keyboard.press("j"); page.keyboard.press("2")
         with page.expect_download() as download:
             page.keyboard.press("s")
