@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent   # the checkout, for an editable install
 _PACKAGED = Path(__file__).resolve().parent / "configs"  # a wheel carries configs/ inside the package
 DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / "pipeline.yaml"
+
+
+LANGUAGES = ("zh", "ja", "ko", "ar", "ru", "th", "en")  # strip_languages codes: told apart by script
 
 
 class ConfigError(ValueError):
@@ -53,6 +57,7 @@ class MarketProfile:
     framing: dict[str, Any]
     clean_policy: str = "keep_product_text"
     strip_languages: list[str] = field(default_factory=list)
+    clean_promo: list[str] = field(default_factory=list)
     personas: list[dict[str, Any]] = field(default_factory=list)
     modesty: dict[str, Any] = field(default_factory=dict)
     language: str = "en"
@@ -135,14 +140,37 @@ def load_market(code: str, config: PipelineConfig | None = None) -> MarketProfil
     policy = data.get("clean_policy", "keep_product_text")
     if policy not in ("keep_product_text", "remove_all"):
         raise ConfigError(f"{path}: clean_policy must be keep_product_text or remove_all")
+    strip, promo = _clean_settings(data, path)
     return MarketProfile(
         code=data.get("code", code),
         name=data.get("name", code),
         scenes=scenes,
         framing=dict(data.get("framing") or {}),
         clean_policy=policy,
-        strip_languages=list(data.get("strip_languages") or []),
+        strip_languages=strip,
+        clean_promo=promo,
         personas=list(data.get("personas") or []),
         modesty=dict(data.get("modesty") or {}),
         language=data.get("language", "en"),
     )
+
+
+def _clean_settings(data: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """A market file's ``strip_languages`` (codes of :data:`LANGUAGES`) and ``clean_promo`` (regular
+    expressions), checked: anything else is a :class:`ConfigError` naming the file and the key."""
+    strip = data.get("strip_languages") or []
+    if not isinstance(strip, list) or not all(isinstance(c, str) for c in strip):
+        raise ConfigError(f"{path}: strip_languages must be a list of language codes ({', '.join(LANGUAGES)})")
+    unknown = sorted(set(strip) - set(LANGUAGES))
+    if unknown:
+        raise ConfigError(f"{path}: strip_languages: unknown language(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(LANGUAGES)}; told apart by script)")
+    promo = data.get("clean_promo") or []
+    if not isinstance(promo, list):
+        raise ConfigError(f"{path}: clean_promo must be a list of regular expressions")
+    for pattern in promo:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ConfigError(f"{path}: clean_promo: invalid regular expression {pattern!r}: {exc}") from None
+    return list(strip), [str(p) for p in promo]

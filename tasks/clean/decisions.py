@@ -5,11 +5,17 @@ its reason (``why`` in ``clean.json``):
 
 1. policy ``remove_all`` -> removed;
 2. a tiled watermark (:func:`tiled_watermarks`) -> removed;
-3. a promo pattern (``always_remove``: prices, contact, shop names) -> removed;
-4. reaching off the product onto the backdrop, read with confidence -> removed;
-5. at least ``product_text_inside`` of it on the product -> kept (product text);
-6. an unsure reading at least 15% on the product -> kept, not touched;
-7. anything else -> removed (outside the product).
+3. promo text (the lexicon, ``always_remove``, the market's ``clean_promo``) -> removed, wherever it is;
+4. text in one of the market's ``strip_languages`` rendered like an overlay (flat ink, crisp edges,
+   level baseline) -> removed, wherever it is (the same language printed on the product stays);
+5. reaching off the product onto the backdrop, read with confidence -> removed, unless it is
+   rendered like a print and partly on the product (a brand print the product mask cut short);
+6. at least ``product_text_inside`` of it on the product, or on the garment by human parsing
+   -> kept (product text);
+7. an unsure reading at least 15% on the product, or rendered like a print and not reaching onto
+   the backdrop (a print the product mask missed, read badly) -> kept, not touched;
+8. rendered like a print and at least 15% on the product -> kept (keep when unsure);
+9. anything else -> removed (outside the product).
 """
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 
 from catloc.engines.base import TextRegion
 from catloc.tasks.clean.options import CleanOptions
+
+COMPOSITED, PRINTED, UNMEASURED = "composited", "printed", "unmeasured"
 
 
 @dataclass(frozen=True)
@@ -33,14 +41,21 @@ class Finding:
     share on the product's main body located with the reading left in place)."""
     tiled: bool = False
     """Part of a tiled watermark."""
-    promo: bool = False
-    """Matches one of the ``always_remove`` patterns."""
+    promo: str = ""
+    """What promo pattern it matches (``price``, ``shop``, ``url``, ...; ``""``: none)."""
     crosses_backdrop: bool = False
     """Laid over the photo: its box shows open backdrop, or its plate's surroundings run off the product."""
     unsure: bool = False
     """Read with less confidence than ``protect_below_score`` (and neither promo nor tiled)."""
     has_plate: bool = False
     """Sits on a plate (banner, sticker) that goes with it; never for an unsure reading."""
+    stripped: str = ""
+    """The first of the market's ``strip_languages`` its script is in (``""``: none)."""
+    rendering: str = UNMEASURED
+    """``composited`` (flat ink, crisp edges, level baseline), ``printed`` (any cue of a photographed
+    print) or ``unmeasured`` (too small or too faint to tell)."""
+    on_garment: float | None = None
+    """Share 0..1 of its box on the garments and accessories of a human parsing (``None``: no parser)."""
 
 
 @dataclass(frozen=True)
@@ -55,19 +70,29 @@ class Decision:
 
 def decide(finding: Finding, options: CleanOptions) -> Decision:
     """Keep or remove ``finding`` under ``options`` (see the module docstring for the rules)."""
-    inside = finding.inside
+    inside, printed = finding.inside, finding.rendering == PRINTED
     if options.policy == "remove_all":
         return Decision(False, "policy remove_all")
     if finding.tiled:
         return Decision(False, "tiled watermark (repeated across the photo)")
     if finding.promo:
-        return Decision(False, "promo pattern (price, contact, shop)")
-    if finding.crosses_backdrop and not finding.unsure:
+        return Decision(False, f"promo text ({finding.promo})")
+    if finding.stripped and finding.rendering == COMPOSITED:
+        return Decision(False, f"{finding.stripped} text composited over the photo (flat ink, crisp edges, level)")
+    if finding.crosses_backdrop and not finding.unsure and not (printed and inside >= 0.15):
         return Decision(False, "reaching off the product onto the backdrop")
     if inside >= options.product_text_inside:
         return Decision(True, f"inside the product ({inside:.0%})", protect=not finding.unsure)
-    if finding.unsure and inside >= 0.15:
+    garment = finding.on_garment or 0.0
+    if garment >= options.product_text_inside:
+        return Decision(True, f"on the garment by human parsing ({garment:.0%})", protect=not finding.unsure)
+    if finding.unsure and max(inside, garment) >= 0.15:
         return Decision(True, f"unsure reading ({finding.score:.2f}) over the product ({inside:.0%}): not touched")
+    if finding.unsure and printed and not finding.crosses_backdrop:
+        return Decision(True, f"unsure reading ({finding.score:.2f}) rendered like a print: not touched")
+    if printed and max(inside, garment) >= 0.15:
+        return Decision(True, f"printed on the product ({inside:.0%} inside the product mask): kept when unsure",
+                        protect=not finding.unsure)
     return Decision(False, f"outside the product ({inside:.0%} inside)")
 
 
@@ -75,16 +100,6 @@ def is_unsure(score: float, promo: bool, tiled: bool, options: CleanOptions) -> 
     """Whether a reading is too unsure to repaint product pixels on: below ``protect_below_score``
     and neither promo text nor part of a tiled watermark (those go whatever they overlap)."""
     return score < options.protect_below_score and not promo and not tiled
-
-
-def promo_patterns(patterns: Iterable[str]) -> list[re.Pattern]:
-    """The ``always_remove`` regular expressions, compiled case-insensitive."""
-    return [re.compile(p, re.IGNORECASE) for p in patterns]
-
-
-def matches_any(text: str, patterns: list[re.Pattern]) -> bool:
-    """Whether ``text`` matches one of ``patterns`` anywhere."""
-    return any(p.search(text) for p in patterns)
 
 
 def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats: int = 3) -> set[int]:

@@ -27,12 +27,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from catloc.engines.base import BaseInpainter, Segmenter, TextDetector, TextRegion
+from catloc.engines.base import BaseInpainter, HumanParser, Segmenter, TextDetector, TextRegion
 from catloc.imaging import dilate, largest_components, polygon_mask, share_inside
 from catloc.tasks.clean.codes import code_mask, detect_codes
-from catloc.tasks.clean.decisions import (Decision, Finding, decide, is_unsure, matches_any, promo_patterns,
-                                   tiled_watermarks)
+from catloc.tasks.clean.decisions import (COMPOSITED, PRINTED, UNMEASURED, Decision, Finding, decide, is_unsure,
+                                          tiled_watermarks)
+from catloc.tasks.clean.lexicon import compile_promo, languages, promo_match, split_mixed
 from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.rendering import RenderingCues, looks_composited, rendering_cues
 from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
 from catloc.tasks.clean.product import segment_painted, surroundings_on_product
 from catloc.tasks.clean.verify import leftover_text
@@ -79,27 +81,31 @@ class Verification(NamedTuple):
 
 
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInpainter, segmenter: Segmenter,
-                        options: CleanOptions | None = None) -> CleanResult:
-    """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring."""
+                        options: CleanOptions | None = None, parser: HumanParser | None = None) -> CleanResult:
+    """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring.
+    ``parser`` (optional) is a human-parsing engine whose garments count as product for the decisions."""
     options = options or CleanOptions()
-    detections = find_text_and_codes(image, ocr, options)                                   # 1. find
-    product, findings = place_on_product(image, detections, inpainter, segmenter, options)   # 2. place
-    decisions = [decide(finding, options) for finding in findings]                          # 3. decide
-    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)       # 4. mask
-    cleaned = inpainter.inpaint(image, remove)                                              # 5. inpaint
-    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)             # 6. verify
+    detections = find_text_and_codes(image, ocr, options)                                          # 1. find
+    product, findings, cues = place_on_product(image, detections, inpainter, segmenter, options, parser)  # 2.
+    decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
+    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)              # 4. mask
+    cleaned = inpainter.inpaint(image, remove)                                                     # 5. inpaint
+    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)                    # 6. verify
     return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
-                       report=clean_report(detections, findings, decisions, mask_kinds, verified, options))
+                       report=clean_report(detections, findings, cues, decisions, mask_kinds, verified, options))
 
 
 # ---------------------------------------------------------------- 1. find
 
 def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -> Detections:
-    """Step 1: text regions (OCR), codes (``remove_qr``), and the plate each text sits on. Readings
-    that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
+    """Step 1: text regions (OCR; a reading run together from promo text and other text is split in
+    two, :func:`~tasks.clean.lexicon.split_mixed`), codes (``remove_qr``), and the plate each text sits
+    on. Readings that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
     shape = image.shape[:2]
     backdrop = backdrop_colour(image)
-    texts = ocr.detect(image)
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
+    texts = [TextRegion(polygon, text, region.score) for region in ocr.detect(image)
+             for text, polygon in split_mixed(region.text, region.polygon, patterns)]
     codes = detect_codes(image) if options.remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
     repeated = tiled_watermarks(texts, [0.0] * len(texts))
@@ -111,31 +117,54 @@ def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOpti
 # ---------------------------------------------------------------- 2. place on the product
 
 def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseInpainter, segmenter: Segmenter,
-                     options: CleanOptions) -> tuple[np.ndarray, list[Finding]]:
+                     options: CleanOptions, parser: HumanParser | None = None
+                     ) -> tuple[np.ndarray, list[Finding], list[RenderingCues | None]]:
     """Step 2: the product mask (bool (H, W)), located with every finding and plate painted out
-    (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, and the facts
-    about each text finding.
+    (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, the facts
+    about each text finding, and the rendering cues they were judged by (``None`` where no rule that
+    reads them could fire: tiled, promo, or confident text well inside the product).
 
     An unsure reading may be the product itself (OCR "reading" a print or a shape): its share on
     the product is the larger of its share on that mask and on the product's main body located
-    with the reading left in place, and it never takes its plate with it.
+    with the reading left in place, and it never takes its plate with it. With a human ``parser``,
+    each text's share on the parsed garments and accessories is a fact too.
     """
     product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
-    patterns = promo_patterns(options.always_remove)
-    insides = [share_inside(m, product) for m in detections.text_masks]
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
+    texts, masks = detections.texts, detections.text_masks
+    insides = [share_inside(m, product) for m in masks]
     crossing = crosses_backdrop(image, detections, product, options)
-    tiled = tiled_watermarks(detections.texts, insides)
-    promo = [matches_any(t.text, patterns) for t in detections.texts]
-    unsure = [is_unsure(t.score, promo[i], i in tiled, options) for i, t in enumerate(detections.texts)]
+    tiled = tiled_watermarks(texts, insides)
+    promo = [promo_match(t.text, patterns) for t in texts]
+    unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
     if any(unsure):
         body = _main_body(image, detections, unsure, inpainter, segmenter, options)
-        insides = [max(inside, share_inside(m, body)) if unsure[i] else inside
-                   for i, (m, inside) in enumerate(zip(detections.text_masks, insides))]
+        insides = [max(inside, share_inside(m, body)) if unsure[i] else inside for i, (m, inside) in
+                   enumerate(zip(masks, insides))]
+    stripped = [next((lang for lang in languages(t.text) if lang in options.strip_languages), "") for t in texts]
+    needed = [not (i in tiled or promo[i]) and bool(stripped[i] or crossing[i] or unsure[i]
+                                                     or insides[i] < options.product_text_inside)
+              for i in range(len(texts))]  # the rules that read the rendering can fire
+    cues = [rendering_cues(image, m, t.polygon) if need else None for m, t, need in zip(masks, texts, needed)]
+    garment = parser.parse(image).mask("garment", "accessory") if parser is not None and texts else None
     findings = [Finding(text=t.text, score=t.score, inside=insides[i], tiled=i in tiled, promo=promo[i],
                         crosses_backdrop=crossing[i], unsure=unsure[i],
-                        has_plate=detections.plates[i] is not None and not unsure[i])
-                for i, t in enumerate(detections.texts)]
-    return product, findings
+                        has_plate=detections.plates[i] is not None and not unsure[i], stripped=stripped[i],
+                        rendering=UNMEASURED if cues[i] is None else rendering_verdict(cues[i], options),
+                        on_garment=None if garment is None else share_inside(masks[i], garment))
+                for i, t in enumerate(texts)]
+    return product, findings, cues
+
+
+def rendering_verdict(cues: RenderingCues, options: CleanOptions) -> str:
+    """``composited`` when every cue says overlay (:func:`~tasks.clean.rendering.looks_composited`),
+    ``unmeasured`` when the ink or its edges cannot be measured, else ``printed``."""
+    if cues.ink_spread is None or cues.edge_px is None:
+        return UNMEASURED
+    if looks_composited(cues, options.composited_max_spread, options.composited_max_edge_px,
+                        options.composited_max_tilt_deg):
+        return COMPOSITED
+    return PRINTED
 
 
 def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
@@ -204,7 +233,7 @@ def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray,
     what it still finds is the residual text."""
     if not (options.verify and remove.any()):
         return Verification(cleaned, remove, False, [])
-    patterns = promo_patterns(options.always_remove)
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
     remove_all = options.policy == "remove_all"
     leftovers = leftover_text(cleaned, ocr, product, remove, patterns, remove_all, options.verify_margin,
                               options.verify_side, read_all=False)
@@ -222,14 +251,20 @@ def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray,
 
 # ---------------------------------------------------------------- the report
 
-def clean_report(detections: Detections, findings: list[Finding], decisions: list[Decision],
-                 mask_kinds: list[str], verified: Verification, options: CleanOptions) -> dict[str, Any]:
-    """``clean.json``: every text with its decision, reason and mask kind, the codes, and totals."""
+def clean_report(detections: Detections, findings: list[Finding], cues: list[RenderingCues | None],
+                 decisions: list[Decision], mask_kinds: list[str], verified: Verification,
+                 options: CleanOptions) -> dict[str, Any]:
+    """``clean.json``: every text with its decision, reason, mask kind and the facts it rests on
+    (rendering cues included), the codes, and totals."""
     texts = [{**region.to_dict(), "inside_product": round(finding.inside, 3),
-              "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind}
-             for region, finding, decision, kind in zip(detections.texts, findings, decisions, mask_kinds)]
+              "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind,
+              "languages": list(languages(region.text)), "promo": finding.promo, "rendering": finding.rendering,
+              **({} if cue is None else {"cues": cue.to_dict()}),
+              **({} if finding.on_garment is None else {"on_garment": round(finding.on_garment, 3)})}
+             for region, finding, cue, decision, kind in zip(detections.texts, findings, cues, decisions, mask_kinds)]
     return {
         "policy": options.policy,
+        "strip_languages": list(options.strip_languages),
         "text": texts,
         "codes": [{"kind": kind, "box": [[round(float(x), 1), round(float(y), 1)] for x, y in quad]}
                   for kind, quad in detections.codes],
