@@ -86,7 +86,7 @@ def test_8_a_print_partly_on_the_product_is_kept_when_unsure():
     assert decide(finding(inside=0.4, rendering=COMPOSITED), KEEP).keep is False
 
 
-def test_9_anything_else_is_removed():
+def test_10_anything_else_is_removed():
     assert decide(finding(score=0.55, inside=0.1, unsure=True), KEEP) == \
         Decision(False, "outside the product (10% inside)")
     assert decide(finding(inside=0.5), KEEP) == Decision(False, "outside the product (50% inside)")
@@ -175,3 +175,13 @@ def test_a_reading_run_together_from_a_print_and_a_promo_string_is_split():
     assert [t for t, _ in split_mixed("BROOKLYN NEW ARRIVAL", quad, patterns)] == ["BROOKLYN", "NEW ARRIVAL"]
     for whole in ("微信: shop8888", "WhatsApp +86 138 0000 8888", "SUMMER 1988", "包邮 ¥39"):
         assert [t for t, _ in split_mixed(whole, quad, patterns)] == [whole]
+
+
+def test_9_confident_text_clear_of_the_open_backdrop_is_kept_though_the_product_mask_missed_it():
+    reebok = finding(text="Reebok", inside=0.0, rendering=COMPOSITED, around_backdrop=0.01)
+    assert decide(reebok, KEEP) == Decision(
+        True, "on the photo's subject, clear of the open backdrop (0% inside the product mask): kept when unsure",
+        protect=True)
+    assert decide(finding(inside=0.0, around_backdrop=0.2), KEEP).keep is False
+    assert decide(finding(score=0.6, unsure=True, inside=0.0, around_backdrop=0.0), KEEP).keep is False
+    assert decide(finding(inside=0.0, around_backdrop=0.0, stripped="zh", rendering=COMPOSITED), SA).keep is False

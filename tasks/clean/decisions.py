@@ -15,7 +15,9 @@ its reason (``why`` in ``clean.json``):
 7. an unsure reading at least 15% on the product, or rendered like a print and not reaching onto
    the backdrop (a print the product mask missed, read badly) -> kept, not touched;
 8. rendered like a print and at least 15% on the product -> kept (keep when unsure);
-9. anything else -> removed (outside the product).
+9. read with confidence and clear of the open backdrop, box and surroundings (less than 5% of them):
+   on something the product mask missed -> kept (keep when unsure);
+10. anything else -> removed (outside the product).
 """
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ class Finding:
     print) or ``unmeasured`` (too small or too faint to tell)."""
     on_garment: float | None = None
     """Share 0..1 of its box on the garments and accessories of a human parsing (``None``: no parser)."""
+    around_backdrop: float = 1.0
+    """Share 0..1 of its box and the ring around it (half its height wide) that is open backdrop."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ def decide(finding: Finding, options: CleanOptions) -> Decision:
     if printed and max(inside, garment) >= 0.15:
         return Decision(True, f"printed on the product ({inside:.0%} inside the product mask): kept when unsure",
                         protect=not finding.unsure)
+    if not finding.unsure and finding.around_backdrop < 0.05:
+        return Decision(True, f"on the photo's subject, clear of the open backdrop ({inside:.0%} inside the "
+                              "product mask): kept when unsure", protect=True)
     return Decision(False, f"outside the product ({inside:.0%} inside)")
 
 

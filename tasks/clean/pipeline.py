@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 
 from catloc.engines.base import BaseInpainter, HumanParser, Segmenter, TextDetector, TextRegion
@@ -133,7 +134,7 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
     patterns = compile_promo(options.promo_lexicon, options.always_remove)
     texts, masks = detections.texts, detections.text_masks
     insides = [share_inside(m, product) for m in masks]
-    crossing = crosses_backdrop(image, detections, product, options)
+    crossing, around = crosses_backdrop(image, detections, product, options)
     tiled = tiled_watermarks(texts, insides)
     promo = [promo_match(t.text, patterns) for t in texts]
     unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
@@ -151,7 +152,8 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
                         crosses_backdrop=crossing[i], unsure=unsure[i],
                         has_plate=detections.plates[i] is not None and not unsure[i], stripped=stripped[i],
                         rendering=UNMEASURED if cues[i] is None else rendering_verdict(cues[i], options),
-                        on_garment=None if garment is None else share_inside(masks[i], garment))
+                        on_garment=None if garment is None else share_inside(masks[i], garment),
+                        around_backdrop=around[i])
                 for i, t in enumerate(texts)]
     return product, findings, cues
 
@@ -168,15 +170,19 @@ def rendering_verdict(cues: RenderingCues, options: CleanOptions) -> str:
 
 
 def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
-                     options: CleanOptions) -> list[bool]:
-    """Per text: laid over the photo, even where the product mask (made with it painted out) grew
-    into it. Without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop colour
-    connected to the border) between its strokes; with one: less than ``edge_on_product`` of the
-    plate's surroundings lie on the product (a print stays on the product)."""
+                     options: CleanOptions) -> tuple[list[bool], list[float]]:
+    """Per text: whether it is laid over the photo, even where the product mask (made with it painted
+    out) grew into it -- without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop
+    colour connected to the border) between its strokes; with one: less than ``edge_on_product`` of
+    the plate's surroundings lie on the product (a print stays on the product) -- and the share of
+    its box grown by half its height that is open backdrop."""
     open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
-    return [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
-            else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
-            for m, p in zip(detections.text_masks, detections.plates)]
+    crossing = [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
+                else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
+                for m, p in zip(detections.text_masks, detections.plates)]
+    around = [share_inside(dilate(m, max(2, cv2.boundingRect(m.view(np.uint8))[3] // 2)), open_backdrop)
+              for m in detections.text_masks]
+    return crossing, around
 
 
 def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], inpainter: BaseInpainter,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate,
+from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate, erode,
                             fill_holes)
 
 
@@ -63,7 +63,7 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
     that colour connected to the finding, with everything it encloses (the text), and it must look
     drawn, not photographed (:func:`_is_plate`): bounded within a few text heights above and below
     the finding (across the photo's width, for a banner), a hard edge, one flat colour (spread
-    at most ``max_spread`` levels), a compact shape, and at most ``max_area_ratio`` x the finding
+    at most ``max_spread`` levels: 1.4826 x the median absolute deviation), a compact shape, and at most ``max_area_ratio`` x the finding
     (a rectangle -- a banner -- up to 12 times that).
     """
     x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
@@ -88,7 +88,8 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
                          tolerance, max_area_ratio, max_spread):
             continue
         plate = np.zeros_like(seed)
-        plate[y0:y1, x0:x1] = fill_holes(region | local)
+        closed = erode(dilate(region | local, max(3, height // 6)), max(3, height // 6))  # notches a mark cut
+        plate[y0:y1, x0:x1] = fill_holes(closed | region | local)
         return plate
     return None
 
@@ -98,8 +99,10 @@ def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_c
               max_spread: float) -> bool:
     """Whether ``region`` (bool, the plate-coloured pixels touching the finding ``local`` in ``window``)
     is a drawn plate: not reaching the window's sides that lie inside the photo (``interior``: top,
-    bottom, left, right), a hard outline, a flat colour, solid (85% of its convex hull), and not too
-    large for the finding (a near-rectangle may be 12 x ``max_area_ratio`` times its area)."""
+    bottom, left, right), a hard outline, a flat colour, solid (75% of its convex hull: a watermark
+    crossing it notches it), and not too
+    large for the finding (a near-rectangle, 75% of its bounding rectangle, may be 12 x ``max_area_ratio``
+    times its area)."""
     area, seed_area = int(region.sum()), int(local.sum())
     if area < 0.2 * seed_area:
         return False
@@ -109,15 +112,16 @@ def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_c
     outline = dilate(region, 2) & ~region
     if outline.any() and np.median(colour_distance(window[outline], plate_colour)) < 2 * tolerance:
         return False  # a soft edge: shading on a garment, not a printed plate
-    if float(window[region].astype(np.float32).std(0).max()) > max_spread:
-        return False  # a photographed surface, not one flat drawn colour
+    pixels = window[region].astype(np.float32)
+    if float(1.4826 * np.median(np.abs(pixels - np.median(pixels, axis=0)), axis=0).max()) > max_spread:
+        return False  # a photographed surface, not one flat drawn colour (a watermark across it is let be)
     filled = fill_holes(region | local)
     contours, _ = cv2.findContours(filled.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(contours))
-    if filled.sum() < 0.85 * max(1.0, cv2.contourArea(hull)):
+    if filled.sum() < 0.75 * max(1.0, cv2.contourArea(hull)):
         return False
     (_, _), (rw, rh), _ = cv2.minAreaRect(np.concatenate(contours))
-    rectangular = filled.sum() >= 0.9 * rw * rh
+    rectangular = filled.sum() >= 0.75 * rw * rh
     return area <= max_area_ratio * seed_area * (12 if rectangular else 1)
 
 
