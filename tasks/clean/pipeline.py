@@ -14,8 +14,8 @@
 4. *mask* (:func:`removal_mask`) what goes at stroke level (or its plate), never over kept
    product text read with confidence;
 5. *inpaint* the union of removed regions; pixels outside that mask are bit-for-bit the source's;
-6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one wider retry
-   (never over the product), what survives is reported as residual text.
+6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one retry at stroke
+   level (never over the product or kept text), what survives is reported as residual text.
 
 Every decision is returned in the report (``clean.json``), so reviewers can see what was found,
 kept and removed.
@@ -91,7 +91,8 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInp
     decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
     remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)              # 4. mask
     cleaned = inpainter.inpaint(image, remove)                                                     # 5. inpaint
-    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)                    # 6. verify
+    kept = kept_text(detections, decisions)
+    verified = verify_cleaned(cleaned, remove, product, kept, ocr, inpainter, options)              # 6. verify
     return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
                        report=clean_report(detections, findings, cues, decisions, mask_kinds, verified, options))
 
@@ -231,28 +232,41 @@ def removal_mask(image: np.ndarray, detections: Detections, findings: list[Findi
 
 # ---------------------------------------------------------------- 6. verify
 
-def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray, ocr: TextDetector,
-                   inpainter: BaseInpainter, options: CleanOptions) -> Verification:
+def kept_text(detections: Detections, decisions: list[Decision]) -> np.ndarray:
+    """Bool (H, W): the boxes of the texts step 3 kept."""
+    out = np.zeros(detections.shape, bool)
+    for mask, decision in zip(detections.text_masks, decisions):
+        if decision.keep:
+            out |= mask
+    return out
+
+
+def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray, kept: np.ndarray,
+                   ocr: TextDetector, inpainter: BaseInpainter, options: CleanOptions) -> Verification:
     """Step 6 (``verify``): text still found around the cleaned regions that should be gone
-    (:func:`~tasks.clean.verify.leftover_text`) gets one retry with a mask ``3 x dilate_px``
-    wider, never over the product; OCR then reads around the retried regions once more, and
-    what it still finds is the residual text."""
+    (:func:`~tasks.clean.verify.leftover_text`; a box mostly on text step 3 kept is none) gets one
+    retry: its strokes on the cleaned photo (:func:`~tasks.clean.plates.stroke_mask`, grown by
+    ``2 x dilate_px``), never over the product or kept text; OCR then reads around the retried regions
+    once more, and what it still finds is the residual text."""
     if not (options.verify and remove.any()):
         return Verification(cleaned, remove, False, [])
     patterns = compile_promo(options.promo_lexicon, options.always_remove)
     remove_all = options.policy == "remove_all"
     leftovers = leftover_text(cleaned, ocr, product, remove, patterns, remove_all, options.verify_margin,
                               options.verify_side, read_all=False)
-    if not leftovers:
+    boxes = [polygon_mask(remove.shape, region.polygon) for region in leftovers]
+    boxes = [box for box in boxes if share_inside(box, kept) < 0.3]
+    if not boxes:
         return Verification(cleaned, remove, False, [])
-    found = np.zeros(remove.shape, bool)
-    for region in leftovers:
-        found |= polygon_mask(remove.shape, region.polygon)
-    wider = dilate(found, 3 * options.dilate_px) & ~product
-    cleaned = inpainter.inpaint(cleaned, wider)
-    residual = leftover_text(cleaned, ocr, product, found | wider, patterns, remove_all, options.verify_margin,
+    found, retry = np.zeros(remove.shape, bool), np.zeros(remove.shape, bool)
+    for box in boxes:
+        found |= box
+        retry |= stroke_mask(cleaned, box, 2 * options.dilate_px)[0]
+    retry &= ~product & ~kept
+    cleaned = inpainter.inpaint(cleaned, retry)
+    residual = leftover_text(cleaned, ocr, product, found | retry, patterns, remove_all, options.verify_margin,
                              options.verify_side)
-    return Verification(cleaned, remove | wider, True, [r.text for r in residual])
+    return Verification(cleaned, remove | retry, True, [r.text for r in residual])
 
 
 # ---------------------------------------------------------------- the report
