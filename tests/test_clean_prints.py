@@ -148,3 +148,23 @@ def test_a_print_stays_when_the_segmenter_cuts_the_product_short_at_it(engines):
     assert found and found[0]["inside_product"] < 0.85, result.report["text"]
     assert found[0]["decision"] == "kept" and found[0]["why"].startswith("printed on the product"), found
     assert np.array_equal(result.cleaned[printed.mask], printed.image[printed.mask])
+
+
+def test_the_second_look_never_erases_a_print_that_was_kept(engines):
+    """Verify looks again around what was cleaned and retries what it still finds off the product;
+    a print kept though the product mask missed it lies off that mask too, and must not be retried."""
+    image, tee_mask = model_photo(512)
+    printed = paint_print(image, (186, 205), "VANS", synthetic.font("sans_bold", 34), (235, 235, 230),
+                          angle=-3.0, blur_px=0.9)
+    promo = paint_text(printed.image, (186, 262), "包邮", synthetic.font("cjk", 30), (250, 210, 0))
+
+    class Missing:
+        name = "missing"
+
+        def segment(self, small):
+            return np.zeros(small.shape[:2], bool)   # the product mask misses the shirt altogether
+
+    result = remove_overlay_text(promo.image, engines["ocr"], engines["inpaint"], Missing(), SA)
+    assert _reading(result, "包邮")[0]["decision"] == "removed"
+    assert _reading(result, "VANS")[0]["decision"] == "kept", result.report["text"]
+    assert np.array_equal(result.cleaned[printed.mask & ~promo.mask], promo.image[printed.mask & ~promo.mask])
