@@ -185,3 +185,18 @@ def test_9_confident_text_clear_of_the_open_backdrop_is_kept_though_the_product_
     assert decide(finding(inside=0.0, around_backdrop=0.2), KEEP).keep is False
     assert decide(finding(score=0.6, unsure=True, inside=0.0, around_backdrop=0.0), KEEP).keep is False
     assert decide(finding(inside=0.0, around_backdrop=0.0, stripped="zh", rendering=COMPOSITED), SA).keep is False
+
+
+def test_packaging_words_sharing_a_suffix_or_a_repeated_brand_in_other_sizes_are_no_watermark():
+    import numpy as np
+    from catloc.engines.base import TextRegion
+    from catloc.tasks.clean.decisions import tiled_watermarks
+
+    def reading(text, height):
+        return TextRegion(np.float32([[0, 0], [100, 0], [100, height], [0, height]]), text, 0.95)
+    jars = [reading(t, 20) for t in ("Whitening", "And Anti-aging", "Face Cleansing", "MOISTURIZING", "lingfacemask")]
+    assert tiled_watermarks(jars, [0.0] * len(jars)) == set()
+    brand = [reading("ROSHEN", h) for h in (20, 34, 52)]            # one brand on three boxes of other sizes
+    assert tiled_watermarks(brand, [0.0, 1.0, 1.0]) == set()
+    marks = [reading(t, 40) for t in ("潮流女装旗舰店", "女装旗舰", "潮流女装", "旗舰店")]
+    assert tiled_watermarks(marks, [0.0, 1.0, 1.0, 0.0]) == {0, 1, 2, 3}

@@ -22,8 +22,9 @@ its reason (``why`` in ``clean.json``):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 from catloc.engines.base import TextRegion
 from catloc.tasks.clean.options import CleanOptions
@@ -112,23 +113,38 @@ def is_unsure(score: float, promo: bool, tiled: bool, options: CleanOptions) -> 
 def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats: int = 3) -> set[int]:
     """Indices of text regions that belong to a tiled watermark.
 
-    A tiled watermark repeats one string across the photo, so OCR reads overlapping pieces
-    of it several times. Regions sharing a piece (2 CJK or 3 Latin characters) with at least
-    ``min_repeats - 1`` others form a group; a group is a watermark when at least one of its
-    members lies on the backdrop (``insides`` below 0.5: a monogram printed only on the product
-    is left alone).
+    A tiled watermark repeats one string across the photo in one size, so OCR reads it, or
+    overlapping pieces of it, several times. Two readings are pieces of one string when they
+    share a run of at least 2 CJK or 4 other characters that is at least half of the shorter
+    one (:func:`_shared_run`; "ing" shared by "Whitening" and "Anti-aging" is not enough) and their
+    boxes are about as tall (within 1.35 x). A reading linked so to at least ``min_repeats - 1``
+    others forms a group; a group is a watermark when at least one of its members lies on the
+    backdrop (``insides`` below 0.5: a monogram printed only on the product is left alone).
     """
-    def pieces(text: str) -> set[str]:  # CJK pairs; Latin/digit triples (so "1988" != "8888")
-        t = re.sub(r"\s+", "", text).lower()
-        pairs = {t[i:i + 2] for i in range(len(t) - 1) if not t[i:i + 2].isascii()}
-        return pairs | {t[i:i + 3] for i in range(len(t) - 2) if t[i:i + 3].isascii()}
+    keys = [re.sub(r"\s+", "", t.text).lower() for t in texts]
+    heights = [float(np.ptp(np.asarray(t.polygon, np.float32)[:, 1])) if len(t.polygon) else 0.0 for t in texts]
 
-    grams = [pieces(t.text) for t in texts]
+    def linked(i: int, j: int) -> bool:
+        tall = max(heights[i], heights[j]) <= 1.35 * min(heights[i], heights[j]) + 1.0
+        return tall and _shared_run(keys[i], keys[j])
+
     tiled: set[int] = set()
-    for i, gi in enumerate(grams):
-        if not gi:
-            continue
-        group = [j for j, gj in enumerate(grams) if gi & gj]
+    for i in range(len(texts)):
+        group = [j for j in range(len(texts)) if keys[i] and linked(i, j)]
         if len(group) >= min_repeats and any(insides[j] < 0.5 for j in group):
             tiled.update(group)
     return tiled
+
+
+def _shared_run(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` share a run of characters of at least 2 CJK or 4 others that is at
+    least half as long as the shorter of them."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + len(best) + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = a[i:j]
+            else:
+                break
+    need = 2 if any(ord(c) > 0x2E80 for c in best) else 4
+    return len(best) >= need and 2 * len(best) >= min(len(a), len(b))
