@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from catloc.engines.base import TextRegion
@@ -122,7 +123,7 @@ def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats:
     backdrop (``insides`` below 0.5: a monogram printed only on the product is left alone).
     """
     keys = [re.sub(r"\s+", "", t.text).lower() for t in texts]
-    heights = [float(np.ptp(np.asarray(t.polygon, np.float32)[:, 1])) if len(t.polygon) else 0.0 for t in texts]
+    heights = [text_height(t.polygon) for t in texts]
 
     def linked(i: int, j: int) -> bool:
         tall = max(heights[i], heights[j]) <= 1.35 * min(heights[i], heights[j]) + 1.0
@@ -148,3 +149,12 @@ def _shared_run(a: str, b: str) -> bool:
                 break
     need = 2 if any(ord(c) > 0x2E80 for c in best) else 4
     return len(best) >= need and 2 * len(best) >= min(len(a), len(b))
+
+
+def text_height(polygon: np.ndarray) -> float:
+    """The shorter side (px) of the minimum-area rectangle around ``polygon`` ((N, 2) px): a text's
+    height, turned or not; 0.0 for fewer than 3 points."""
+    points = np.asarray(polygon, np.float32).reshape(-1, 2)
+    if len(points) < 3:
+        return 0.0
+    return float(min(cv2.minAreaRect(points.reshape(-1, 1, 2))[1]))

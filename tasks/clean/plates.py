@@ -63,8 +63,9 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
     that colour connected to the finding, with everything it encloses (the text), and it must look
     drawn, not photographed (:func:`_is_plate`): bounded within a few text heights above and below
     the finding (across the photo's width, for a banner), a hard edge, one flat colour (spread
-    at most ``max_spread`` levels: 1.4826 x the median absolute deviation), a compact shape, and at most ``max_area_ratio`` x the finding
-    (a rectangle -- a banner -- up to 12 times that).
+    at most ``max_spread`` levels: 1.4826 x the median absolute deviation), a compact shape, at most
+    ``max_area_ratio`` x the finding (a level, long rectangle -- a banner -- up to 12 times that), and
+    at most 12% of the photo.
     """
     x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
     if width == 0 or height == 0:
@@ -90,6 +91,8 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
         plate = np.zeros_like(seed)
         closed = erode(dilate(region | local, max(3, height // 6)), max(3, height // 6))  # notches a mark cut
         plate[y0:y1, x0:x1] = fill_holes(closed | region | local)
+        if plate.sum() > 0.12 * plate.size:
+            continue  # a plate that large is a garment or a wall, not a sticker or banner
         return plate
     return None
 
@@ -101,8 +104,8 @@ def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_c
     is a drawn plate: not reaching the window's sides that lie inside the photo (``interior``: top,
     bottom, left, right), a hard outline, a flat colour, solid (75% of its convex hull: a watermark
     crossing it notches it), and not too
-    large for the finding (a near-rectangle, 75% of its bounding rectangle, may be 12 x ``max_area_ratio``
-    times its area)."""
+    large for the finding (a banner -- 75% of its bounding rectangle, level, at least 3 times as long as
+    it is high -- may be 12 x ``max_area_ratio`` times its area)."""
     area, seed_area = int(region.sum()), int(local.sum())
     if area < 0.2 * seed_area:
         return False
@@ -120,9 +123,10 @@ def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_c
     hull = cv2.convexHull(np.concatenate(contours))
     if filled.sum() < 0.75 * max(1.0, cv2.contourArea(hull)):
         return False
-    (_, _), (rw, rh), _ = cv2.minAreaRect(np.concatenate(contours))
-    rectangular = filled.sum() >= 0.75 * rw * rh
-    return area <= max_area_ratio * seed_area * (12 if rectangular else 1)
+    (_, _), (rw, rh), angle = cv2.minAreaRect(np.concatenate(contours))
+    level = min(angle % 90.0, 90.0 - angle % 90.0) <= 3.0
+    banner = filled.sum() >= 0.75 * rw * rh and level and max(rw, rh) >= 3 * min(rw, rh)
+    return area <= max_area_ratio * seed_area * (12 if banner else 1)
 
 
 def _plate_colours(window: np.ndarray, local: np.ndarray, ring: np.ndarray, colour: np.ndarray | None,
