@@ -200,3 +200,16 @@ def test_packaging_words_sharing_a_suffix_or_a_repeated_brand_in_other_sizes_are
     assert tiled_watermarks(brand, [0.0, 1.0, 1.0]) == set()
     marks = [reading(t, 40) for t in ("潮流女装旗舰店", "女装旗舰", "潮流女装", "旗舰店")]
     assert tiled_watermarks(marks, [0.0, 1.0, 1.0, 0.0]) == {0, 1, 2, 3}
+
+
+def test_pieces_of_a_turned_watermark_of_other_lengths_are_one_group():
+    import cv2
+    import numpy as np
+    from catloc.engines.base import TextRegion
+    from catloc.tasks.clean.decisions import tiled_watermarks
+
+    def turned(text, length):   # a box 40 px high, turned by 30 degrees
+        box = cv2.boxPoints(((300.0, 300.0), (float(length), 40.0), -30.0))
+        return TextRegion(np.float32(box), text, 0.95)
+    pieces = [turned("实拍盗图必究", 300), turned("实拍盗图必", 250), turned("盗图必究", 200)]
+    assert tiled_watermarks(pieces, [0.0, 1.0, 1.0]) == {0, 1, 2}

@@ -168,3 +168,13 @@ def test_the_second_look_never_erases_a_print_that_was_kept(engines):
     assert _reading(result, "包邮")[0]["decision"] == "removed"
     assert _reading(result, "VANS")[0]["decision"] == "kept", result.report["text"]
     assert np.array_equal(result.cleaned[printed.mask & ~promo.mask], promo.image[printed.mask & ~promo.mask])
+
+
+def test_a_flat_dark_garment_under_a_watermark_piece_is_not_its_plate():
+    image = np.full((600, 600, 3), 245, np.uint8)
+    cv2.ellipse(image, (300, 380), (190, 170), 0, 0, 360, (22, 22, 26), -1)       # a flat black skirt, no grain
+    mark = paint_text(image, (210, 360), "盗图必究", synthetic.font("cjk", 40), (120, 120, 120), opacity=0.3)
+    seed = np.zeros((600, 600), bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in mark.box)
+    seed[y0:y1, x0:x1] = True
+    assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
