@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / 
 
 REQUIRED_ENGINES = ("ocr", "inpaint", "segment", "generate")
 OPTIONAL_ENGINES = ("parse", "pose")  # may be absent, or named `none`: then the kind is left out of `engines`
+LANGUAGES = ("zh", "ja", "ko", "ar", "ru", "th", "en")  # strip_languages codes: told apart by script
 
 
 class ConfigError(ValueError):
@@ -88,8 +90,12 @@ class MarketProfile:
     framing: dict[str, Any]
     clean_policy: str = "keep_product_text"
     strip_languages: list[str] = field(default_factory=list)
+    clean_promo: list[str] = field(default_factory=list)
     personas: list[dict[str, Any]] = field(default_factory=list)
     modesty: dict[str, Any] = field(default_factory=dict)
+    scene_prompts: list[dict[str, Any]] = field(default_factory=list)   # scenes for generative recipes
+    candidate_mix: dict[str, int] = field(default_factory=dict)         # recipe kind -> candidates per SKU
+    negative_prompt: str = ""                                           # added to every generative candidate
     language: str = "en"
     publish: PublishProfile = field(default_factory=PublishProfile)
     learning: LearningBounds = field(default_factory=LearningBounds)
@@ -100,9 +106,6 @@ class MarketProfile:
         data = asdict(self)
         del data["publish"], data["learning"]
         return data
-    scene_prompts: list[dict[str, Any]] = field(default_factory=list)   # scenes for generative recipes
-    candidate_mix: dict[str, int] = field(default_factory=dict)         # recipe kind -> candidates per SKU
-    negative_prompt: str = ""                                           # added to every generative candidate
 
 
 # the generative keys of a market profile (see the README, "Generative localization")
@@ -260,6 +263,7 @@ def load_market(code: str, config: PipelineConfig | None = None) -> MarketProfil
     if policy not in ("keep_product_text", "remove_all"):
         raise ConfigError(f"{path}: clean_policy must be keep_product_text or remove_all")
     generative = _generative_keys(data, path)
+    strip, promo = _clean_settings(data, path)
     return MarketProfile(
         **generative,
         code=data.get("code", code),
@@ -267,7 +271,8 @@ def load_market(code: str, config: PipelineConfig | None = None) -> MarketProfil
         scenes=scenes,
         framing=dict(data.get("framing") or {}),
         clean_policy=policy,
-        strip_languages=list(data.get("strip_languages") or []),
+        strip_languages=strip,
+        clean_promo=promo,
         language=data.get("language", "en"),
         publish=_section(PublishProfile, data.get("publish"), f"{path}: publish", PUBLISH_RULES),
         learning=_section(LearningBounds, data.get("learning"), f"{path}: learning", LEARNING_RULES),
@@ -349,3 +354,22 @@ def _generative_keys(data: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: negative_prompt must be a string")
     return {"personas": personas, "modesty": _modesty(data, personas, path), "scene_prompts": scene_prompts,
             "candidate_mix": mix, "negative_prompt": negative}
+def _clean_settings(data: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """A market file's ``strip_languages`` (codes of :data:`LANGUAGES`) and ``clean_promo`` (regular
+    expressions), checked: anything else is a :class:`ConfigError` naming the file and the key."""
+    strip = data.get("strip_languages") or []
+    if not isinstance(strip, list) or not all(isinstance(c, str) for c in strip):
+        raise ConfigError(f"{path}: strip_languages must be a list of language codes ({', '.join(LANGUAGES)})")
+    unknown = sorted(set(strip) - set(LANGUAGES))
+    if unknown:
+        raise ConfigError(f"{path}: strip_languages: unknown language(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(LANGUAGES)}; told apart by script)")
+    promo = data.get("clean_promo") or []
+    if not isinstance(promo, list):
+        raise ConfigError(f"{path}: clean_promo must be a list of regular expressions")
+    for pattern in promo:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ConfigError(f"{path}: clean_promo: invalid regular expression {pattern!r}: {exc}") from None
+    return list(strip), [str(p) for p in promo]

@@ -16,7 +16,9 @@ Painters
     Every ``paint_*`` function takes an RGB photo (``np.ndarray``, uint8, shape (H, W, 3)),
     leaves it as it is and returns what it drew as :class:`Painted`: the new photo, the ground
     truth mask of the pixels the item changed, and the item's box. ``paint_text`` draws text in
-    a font, colour, opacity and outline, optionally on a plate; ``paint_banner`` a rounded plate
+    a font, colour, opacity and outline, optionally on a plate (drawn over the photo); ``paint_print``
+    text printed on the product and photographed (the ink takes the surface's shading and grain, soft
+    edges, turned with the garment); ``paint_banner`` a rounded plate
     with centred text runs; ``paint_sticker`` a rotated starburst badge; ``paint_qr`` a QR code
     with its quiet zone (``qr_modules`` and ``qr_image`` make it), optionally on a captioned card;
     ``paint_watermark`` rows of text rotated as one layer over the whole photo, and
@@ -41,6 +43,7 @@ import subprocess
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional, Sequence
 
+import cv2
 import numpy as np
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
@@ -191,6 +194,39 @@ def paint_text(image: np.ndarray, xy: tuple[float, float], text: str, font: Imag
         d.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=stroke_px, stroke_fill=stroke_fill)
         return box
     return _paint(image, draw, opacity)
+
+
+def paint_print(image: np.ndarray, xy: tuple[float, float], text: str, font: ImageFont.FreeTypeFont, ink: RGB,
+                *, angle: float = 0.0, blur_px: float = 0.8, texture: float = 0.6) -> Painted:
+    """``text`` printed on the surface of the product and photographed, rather than drawn over the photo.
+
+    The glyphs (left and ascender at ``xy``, px, turned by ``angle`` degrees about their centre) are an
+    opacity layer softened by a Gaussian of ``blur_px`` (lens and demosaicing); the ink takes the surface's
+    light: ``ink`` times the surface's smoothed lightness relative to its median over the text (folds and
+    shading, 0.5-1.5), plus ``texture`` times the surface's own fine grain (lightness minus its smoothed
+    lightness). The box is the bounding box of the pixels it changed (x1, y1 one past the last pixel).
+    """
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(xy, text, font=font)
+    layer = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(layer).text(xy, text, font=font, fill=255)
+    if angle:
+        layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=((x0 + x1) / 2, (y0 + y1) / 2))
+    alpha = np.asarray(layer, np.float32) / 255.0
+    if blur_px > 0:
+        alpha = cv2.GaussianBlur(alpha, (0, 0), blur_px)
+    light = image.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    smooth = cv2.GaussianBlur(light, (0, 0), 3.0)
+    ys, xs = np.nonzero(alpha > 0.5)
+    if len(ys) == 0:
+        return Painted(image.copy(), np.zeros((h, w), bool), (x0, y0, x1, y1))
+    shade = np.clip(smooth / max(1.0, float(np.median(smooth[ys, xs]))), 0.5, 1.5)
+    inked = np.asarray(ink, np.float32) * shade[..., None] + texture * (light - smooth)[..., None]
+    out = image * (1 - alpha[..., None]) + np.clip(inked, 0, 255) * alpha[..., None]
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    mask = changed_pixels(image, out)
+    ys, xs = np.nonzero(mask) if mask.any() else (np.array([y0]), np.array([x0]))
+    return Painted(out, mask, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
 
 
 def paint_banner(image: np.ndarray, box: Sequence[float], fill: RGB,

@@ -94,7 +94,7 @@ def load_setup(config: str | None, market: str) -> tuple[PipelineConfig, MarketP
     mkt = load_market(market, cfg)
     storage.configure(cfg.storage_options)
     load_all(cfg.engines)
-    return cfg, mkt, CleanOptions.from_config(cfg.clean, mkt.clean_policy)
+    return cfg, mkt, CleanOptions.for_market(cfg.clean, mkt)
 
 
 def prepare_run(catalog: str, market: str, out: str = "review_exports", run_id: str | None = None,

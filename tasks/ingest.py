@@ -25,6 +25,7 @@ from catloc.outputs import Source
 from catloc.records import CatalogItem, SkuError, SkuRecord
 from catloc.runfolder import SkuFolder
 
+MAX_IMAGE_SIDE = 2048  # default ingest.max_image_side: supplier photos keep their resolution up to this (px)
 IMAGE_COLUMNS = ("image", "images", "image_url", "image_urls", "image_uri", "url")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -346,7 +347,7 @@ def fetch_source(item: CatalogItem, folder: SkuFolder, ingest_cfg: dict[str, Any
                                float(ingest_cfg.get("http_timeout_s", 20)), ingest_cfg)
             image = decode_image(data, ref, max_pixels=int(ingest_cfg.get("max_image_pixels", 50_000_000)),
                                  min_side=int(ingest_cfg.get("min_image_side", 64)),
-                                 max_side=int(ingest_cfg.get("max_image_side", 1024)))
+                                 max_side=int(ingest_cfg.get("max_image_side", MAX_IMAGE_SIDE)))
         except SkuError as exc:
             problems.append(exc.message)
             continue

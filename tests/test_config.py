@@ -38,10 +38,10 @@ def test_prefect_yaml_entrypoints_load_as_flows_taking_their_parameters(monkeypa
 def test_a_typo_in_the_clean_section_is_an_error_not_ignored():
     from catloc.tasks.clean.options import CleanOptions
     options = CleanOptions.from_config(load_pipeline_config().clean, "keep_product_text")
-    assert options.policy == "keep_product_text" and options.dilate_px == 4 and options.always_remove
+    assert options.policy == "keep_product_text" and options.dilate_px == 4 and options.promo_lexicon
     assert CleanOptions.from_config({"dilate_px": "6"}, "remove_all") == \
         CleanOptions(policy="remove_all", dilate_px=6)  # typed like the field
-    with pytest.raises(ConfigError, match=r"verfy \(known: always_remove, dilate_px, .*verify_side\)"):
+    with pytest.raises(ConfigError, match=r"verfy \(known: always_remove, composited_max_edge_px, .*verify_side\)"):
         CleanOptions.from_config({"verfy": False}, "keep_product_text")
 
 
@@ -79,6 +79,27 @@ def test_the_input_key_ignores_how_winners_are_published(cfg, market):
     item = CatalogItem("A", ["a.jpg"], 2)
     assert input_key(item, cfg, market, 7) == input_key(
         item, cfg, dataclasses.replace(market, publish=PublishProfile(format="webp")), 7)
+def test_the_market_sets_the_languages_to_strip_and_its_own_promo_patterns(tmp_path):
+    from catloc.tasks.clean.options import CleanOptions
+    options = CleanOptions.for_market(load_pipeline_config().clean, load_market("sa"))
+    assert options.strip_languages == ("zh",) and options.policy == "keep_product_text"
+    with pytest.raises(ConfigError, match=r"clean.strip_languages is not read: .*configs/markets"):
+        CleanOptions.from_config({"strip_languages": ["zh"]}, "keep_product_text")
+    with pytest.raises(ConfigError, match=r"unknown strip_languages \['klingon'\]"):
+        CleanOptions.from_config({}, "keep_product_text", strip_languages=("klingon",))
+    assert CleanOptions.from_config({"always_remove": ["a"]}, "keep_product_text", promo=("b",)).always_remove == \
+        ("a", "b")
+    cfg_dir = tmp_path / "cfg"
+    (cfg_dir / "markets").mkdir(parents=True)
+    (cfg_dir / "pipeline.yaml").write_text((REPO_ROOT / "configs" / "pipeline.yaml").read_text())
+    market = yaml.safe_load((REPO_ROOT / "configs" / "markets" / "sa.yaml").read_text())
+    cfg = load_pipeline_config(cfg_dir / "pipeline.yaml")
+    for key, value, message in (("strip_languages", ["zh", "xx"], r"strip_languages: unknown language\(s\) xx"),
+                                ("strip_languages", "zh", r"strip_languages must be a list"),
+                                ("clean_promo", ["(unclosed"], r"clean_promo: invalid regular expression")):
+        (cfg_dir / "markets" / "zz.yaml").write_text(yaml.safe_dump({**market, key: value}))
+        with pytest.raises(ConfigError, match=r"zz.yaml: " + message):
+            load_market("zz", cfg)
 
 
 def test_the_clean_policy_comes_from_the_market_only():

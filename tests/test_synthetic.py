@@ -149,3 +149,16 @@ def test_fontconfig_answers_count_only_when_they_cover_chinese(monkeypatch, tmp_
         assert synthetic.cjk_font_path() == str(cjk)
     finally:
         synthetic.cjk_font_path.cache_clear()
+
+
+def test_a_print_takes_the_surface_light_and_its_mask_is_the_pixels_it_changed():
+    image = backdrop(200, 400)
+    image[:] = np.linspace(120, 240, 200, dtype=np.uint8)[:, None, None]      # a surface lit from below
+    printed = synthetic.paint_print(image, (40, 60), "PRINT", font("sans_bold", 60), (20, 20, 200), blur_px=0.8)
+    assert np.array_equal(printed.mask, changed(image, printed.image))
+    assert inside(printed.mask, printed.box)
+    ink = printed.image[..., 2][printed.mask & (printed.image[..., 2] > 120)]
+    assert ink.std() > 5                                                     # shaded, not one flat colour
+    flat = paint_text(image, (40, 60), "PRINT", font("sans_bold", 60), (20, 20, 200))
+    assert len(np.unique(flat.image[flat.mask].reshape(-1, 3), axis=0)) < len(np.unique(
+        printed.image[printed.mask].reshape(-1, 3), axis=0))

@@ -21,19 +21,23 @@ from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.clean.pipeline import remove_overlay_text
 
 ENGINES = ("ocr", "inpaint", "segment")
+OPTIONAL_ENGINES = ("parse",)  # used when configured (engines.parse: a human parser)
 
 
 def clean_source(source: Source, folder: SkuFolder, engines: dict[str, EngineSpec], options: CleanOptions,
                  force: bool = False) -> Cleaned:
     """Clean the SKU's source image (reusing a stored result made from the same bytes and config)."""
+    used = [kind for kind in ENGINES + OPTIONAL_ENGINES if kind in engines]
+
     def run() -> Cleaned:
         ocr, inpainter, segmenter = (load_engine(kind, engines[kind]) for kind in ENGINES)
-        result = remove_overlay_text(storage.load_rgb(source.image), ocr, inpainter, segmenter, options)
+        parser = load_engine("parse", engines["parse"]) if "parse" in engines else None
+        result = remove_overlay_text(storage.load_rgb(source.image), ocr, inpainter, segmenter, options, parser)
         storage.write_json(folder.file("clean.json"), result.report)
         return Cleaned(image=storage.save_image(folder.file("cleaned.png"), result.cleaned),
                        removed_mask=storage.save_image(folder.file("removed_mask.png"),
                                                        result.removed_mask.astype(np.uint8) * 255),
                        report=result.report)
 
-    key = stage_key("clean", [source.image], {"engines": {k: engines[k] for k in ENGINES}, "options": options})
+    key = stage_key("clean", [source.image], {"engines": {k: engines[k] for k in used}, "options": options})
     return reuse_or_run(folder.manifest("clean"), key, run, Cleaned.from_dict, force)

@@ -9,15 +9,40 @@ from catloc.imaging import bbox_window, dilate, polygon_mask
 from catloc.tasks.clean.plates import find_plate, grow_plate
 
 
-def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def detect_codes(image: np.ndarray, work_side: int = 1024) -> list[tuple[str, np.ndarray]]:
     """``(kind, corners (4, 2))`` of the QR codes and barcodes OpenCV finds in an RGB image.
 
-    OpenCV's detectors now and then return a large quadrilateral over plain fabric; a finding is
-    kept only if it looks like a code (:func:`looks_like_code`), since removing it repaints all of it.
+    QR codes are looked for with OpenCV's ArUco-based detector (finder patterns; robust on busy
+    photos) and then its classic one, on a copy at most ``work_side`` px long, corners brought back to
+    full size. OpenCV's detectors now and then return a large quadrilateral over plain fabric; a
+    finding is kept only if it looks like a code (:func:`looks_like_code`), since removing it repaints
+    all of it. A barcode must also decode: stripes on a garment look like bars to the detector.
     """
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, work_side / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     found: list[tuple[str, np.ndarray]] = []
-    detector = cv2.QRCodeDetector()
+    for detector in (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()):
+        for quad in _qr_quads(detector, small):
+            quad = quad / scale
+            if not looks_like_code(gray, quad, "qr"):
+                quad = _redetect_qr(gray, quad, cv2.QRCodeDetector())  # a corner off: look again around it
+            if quad is not None and not any(_overlap(quad, q) for _, q in found):
+                found.append(("qr", quad))
+    try:
+        ok, decoded, points, _ = cv2.barcode.BarcodeDetector().detectAndDecodeMulti(gray)
+    except cv2.error:
+        ok, decoded, points = False, [], None
+    if ok and points is not None:
+        for text, p in zip(decoded, points):
+            quad = np.asarray(p, np.float32).reshape(-1, 2)
+            if text and not any(_overlap(quad, q) for _, q in found) and looks_like_code(gray, quad, "barcode"):
+                found.append(("barcode", quad))
+    return found
+
+
+def _qr_quads(detector, gray: np.ndarray) -> list[np.ndarray]:
+    """The (4, 2) float32 corner sets ``detector`` (a QR detector of OpenCV) finds in ``gray``."""
     try:
         ok, points = detector.detectMulti(gray)
     except cv2.error:
@@ -25,23 +50,7 @@ def detect_codes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     if not ok or points is None:
         ok, points = detector.detect(gray)
         points = None if points is None else [points]
-    if ok and points is not None:
-        for p in points:
-            quad = np.asarray(p, np.float32).reshape(-1, 2)
-            if not looks_like_code(gray, quad, "qr"):
-                quad = _redetect_qr(gray, quad, detector)  # a corner off: look again around it
-            if quad is not None:
-                found.append(("qr", quad))
-    try:
-        ok, points = cv2.barcode.BarcodeDetector().detectMulti(gray)
-    except cv2.error:
-        ok, points = False, None
-    if ok and points is not None:
-        for p in points:
-            quad = np.asarray(p, np.float32).reshape(-1, 2)
-            if not any(_overlap(quad, q) for _, q in found) and looks_like_code(gray, quad, "barcode"):
-                found.append(("barcode", quad))
-    return found
+    return [np.asarray(p, np.float32).reshape(-1, 2) for p in points] if ok and points is not None else []
 
 
 def _redetect_qr(gray: np.ndarray, quad: np.ndarray, detector: cv2.QRCodeDetector) -> np.ndarray | None:

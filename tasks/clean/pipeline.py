@@ -14,8 +14,8 @@
 4. *mask* (:func:`removal_mask`) what goes at stroke level (or its plate), never over kept
    product text read with confidence;
 5. *inpaint* the union of removed regions; pixels outside that mask are bit-for-bit the source's;
-6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one wider retry
-   (never over the product), what survives is reported as residual text.
+6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one retry at stroke
+   level (never over the product or kept text), what survives is reported as residual text.
 
 Every decision is returned in the report (``clean.json``), so reviewers can see what was found,
 kept and removed.
@@ -25,14 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 
-from catloc.engines.base import BaseInpainter, Segmenter, TextDetector, TextRegion
+from catloc.engines.base import BaseInpainter, HumanParser, Segmenter, TextDetector, TextRegion
 from catloc.imaging import dilate, largest_components, polygon_mask, share_inside
 from catloc.tasks.clean.codes import code_mask, detect_codes
-from catloc.tasks.clean.decisions import (Decision, Finding, decide, is_unsure, matches_any, promo_patterns,
-                                   tiled_watermarks)
+from catloc.tasks.clean.decisions import (COMPOSITED, PRINTED, UNMEASURED, Decision, Finding, decide, is_unsure,
+                                          tiled_watermarks)
+from catloc.tasks.clean.lexicon import compile_promo, languages, promo_match, split_mixed
 from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.rendering import RenderingCues, looks_composited, rendering_cues
 from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
 from catloc.tasks.clean.product import segment_painted, surroundings_on_product
 from catloc.tasks.clean.verify import leftover_text
@@ -79,27 +82,32 @@ class Verification(NamedTuple):
 
 
 def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInpainter, segmenter: Segmenter,
-                        options: CleanOptions | None = None) -> CleanResult:
-    """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring."""
+                        options: CleanOptions | None = None, parser: HumanParser | None = None) -> CleanResult:
+    """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring.
+    ``parser`` (optional) is a human-parsing engine whose garments count as product for the decisions."""
     options = options or CleanOptions()
-    detections = find_text_and_codes(image, ocr, options)                                   # 1. find
-    product, findings = place_on_product(image, detections, inpainter, segmenter, options)   # 2. place
-    decisions = [decide(finding, options) for finding in findings]                          # 3. decide
-    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)       # 4. mask
-    cleaned = inpainter.inpaint(image, remove)                                              # 5. inpaint
-    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)             # 6. verify
+    detections = find_text_and_codes(image, ocr, options)                                          # 1. find
+    product, findings, cues = place_on_product(image, detections, inpainter, segmenter, options, parser)  # 2.
+    decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
+    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)              # 4. mask
+    cleaned = inpainter.inpaint(image, remove)                                                     # 5. inpaint
+    kept = kept_text(detections, decisions)
+    verified = verify_cleaned(cleaned, remove, product, kept, ocr, inpainter, options)              # 6. verify
     return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
-                       report=clean_report(detections, findings, decisions, mask_kinds, verified, options))
+                       report=clean_report(detections, findings, cues, decisions, mask_kinds, verified, options))
 
 
 # ---------------------------------------------------------------- 1. find
 
 def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -> Detections:
-    """Step 1: text regions (OCR), codes (``remove_qr``), and the plate each text sits on. Readings
-    that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
+    """Step 1: text regions (OCR; a reading run together from promo text and other text is split in
+    two, :func:`~tasks.clean.lexicon.split_mixed`), codes (``remove_qr``), and the plate each text sits
+    on. Readings that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
     shape = image.shape[:2]
     backdrop = backdrop_colour(image)
-    texts = ocr.detect(image)
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
+    texts = [TextRegion(polygon, text, region.score) for region in ocr.detect(image)
+             for text, polygon in split_mixed(region.text, region.polygon, patterns)]
     codes = detect_codes(image) if options.remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
     repeated = tiled_watermarks(texts, [0.0] * len(texts))
@@ -111,43 +119,71 @@ def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOpti
 # ---------------------------------------------------------------- 2. place on the product
 
 def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseInpainter, segmenter: Segmenter,
-                     options: CleanOptions) -> tuple[np.ndarray, list[Finding]]:
+                     options: CleanOptions, parser: HumanParser | None = None
+                     ) -> tuple[np.ndarray, list[Finding], list[RenderingCues | None]]:
     """Step 2: the product mask (bool (H, W)), located with every finding and plate painted out
-    (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, and the facts
-    about each text finding.
+    (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, the facts
+    about each text finding, and the rendering cues they were judged by (``None`` where no rule that
+    reads them could fire: tiled, promo, or confident text well inside the product).
 
     An unsure reading may be the product itself (OCR "reading" a print or a shape): its share on
     the product is the larger of its share on that mask and on the product's main body located
-    with the reading left in place, and it never takes its plate with it.
+    with the reading left in place, and it never takes its plate with it. With a human ``parser``,
+    each text's share on the parsed garments and accessories is a fact too.
     """
     product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
-    patterns = promo_patterns(options.always_remove)
-    insides = [share_inside(m, product) for m in detections.text_masks]
-    crossing = crosses_backdrop(image, detections, product, options)
-    tiled = tiled_watermarks(detections.texts, insides)
-    promo = [matches_any(t.text, patterns) for t in detections.texts]
-    unsure = [is_unsure(t.score, promo[i], i in tiled, options) for i, t in enumerate(detections.texts)]
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
+    texts, masks = detections.texts, detections.text_masks
+    insides = [share_inside(m, product) for m in masks]
+    crossing, around = crosses_backdrop(image, detections, product, options)
+    tiled = tiled_watermarks(texts, insides)
+    promo = [promo_match(t.text, patterns) for t in texts]
+    unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
     if any(unsure):
         body = _main_body(image, detections, unsure, inpainter, segmenter, options)
-        insides = [max(inside, share_inside(m, body)) if unsure[i] else inside
-                   for i, (m, inside) in enumerate(zip(detections.text_masks, insides))]
+        insides = [max(inside, share_inside(m, body)) if unsure[i] else inside for i, (m, inside) in
+                   enumerate(zip(masks, insides))]
+    stripped = [next((lang for lang in languages(t.text) if lang in options.strip_languages), "") for t in texts]
+    needed = [not (i in tiled or promo[i]) and bool(stripped[i] or crossing[i] or unsure[i]
+                                                     or insides[i] < options.product_text_inside)
+              for i in range(len(texts))]  # the rules that read the rendering can fire
+    cues = [rendering_cues(image, m, t.polygon) if need else None for m, t, need in zip(masks, texts, needed)]
+    garment = parser.parse(image).mask("garment", "accessory") if parser is not None and texts else None
     findings = [Finding(text=t.text, score=t.score, inside=insides[i], tiled=i in tiled, promo=promo[i],
                         crosses_backdrop=crossing[i], unsure=unsure[i],
-                        has_plate=detections.plates[i] is not None and not unsure[i])
-                for i, t in enumerate(detections.texts)]
-    return product, findings
+                        has_plate=detections.plates[i] is not None and not unsure[i], stripped=stripped[i],
+                        rendering=UNMEASURED if cues[i] is None else rendering_verdict(cues[i], options),
+                        on_garment=None if garment is None else share_inside(masks[i], garment),
+                        around_backdrop=around[i])
+                for i, t in enumerate(texts)]
+    return product, findings, cues
+
+
+def rendering_verdict(cues: RenderingCues, options: CleanOptions) -> str:
+    """``composited`` when every cue says overlay (:func:`~tasks.clean.rendering.looks_composited`),
+    ``unmeasured`` when the ink or its edges cannot be measured, else ``printed``."""
+    if cues.ink_spread is None or cues.edge_px is None:
+        return UNMEASURED
+    if looks_composited(cues, options.composited_max_spread, options.composited_max_edge_px,
+                        options.composited_max_tilt_deg):
+        return COMPOSITED
+    return PRINTED
 
 
 def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
-                     options: CleanOptions) -> list[bool]:
-    """Per text: laid over the photo, even where the product mask (made with it painted out) grew
-    into it. Without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop colour
-    connected to the border) between its strokes; with one: less than ``edge_on_product`` of the
-    plate's surroundings lie on the product (a print stays on the product)."""
+                     options: CleanOptions) -> tuple[list[bool], list[float]]:
+    """Per text: whether it is laid over the photo, even where the product mask (made with it painted
+    out) grew into it -- without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop
+    colour connected to the border) between its strokes; with one: less than ``edge_on_product`` of
+    the plate's surroundings lie on the product (a print stays on the product) -- and the share of
+    its box grown by half its height that is open backdrop."""
     open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
-    return [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
-            else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
-            for m, p in zip(detections.text_masks, detections.plates)]
+    crossing = [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
+                else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
+                for m, p in zip(detections.text_masks, detections.plates)]
+    around = [share_inside(dilate(m, max(2, cv2.boundingRect(m.view(np.uint8))[3] // 2)), open_backdrop)
+              for m in detections.text_masks]
+    return crossing, around
 
 
 def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], inpainter: BaseInpainter,
@@ -196,40 +232,59 @@ def removal_mask(image: np.ndarray, detections: Detections, findings: list[Findi
 
 # ---------------------------------------------------------------- 6. verify
 
-def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray, ocr: TextDetector,
-                   inpainter: BaseInpainter, options: CleanOptions) -> Verification:
+def kept_text(detections: Detections, decisions: list[Decision]) -> np.ndarray:
+    """Bool (H, W): the boxes of the texts step 3 kept."""
+    out = np.zeros(detections.shape, bool)
+    for mask, decision in zip(detections.text_masks, decisions):
+        if decision.keep:
+            out |= mask
+    return out
+
+
+def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray, kept: np.ndarray,
+                   ocr: TextDetector, inpainter: BaseInpainter, options: CleanOptions) -> Verification:
     """Step 6 (``verify``): text still found around the cleaned regions that should be gone
-    (:func:`~tasks.clean.verify.leftover_text`) gets one retry with a mask ``3 x dilate_px``
-    wider, never over the product; OCR then reads around the retried regions once more, and
-    what it still finds is the residual text."""
+    (:func:`~tasks.clean.verify.leftover_text`; a box mostly on text step 3 kept is none) gets one
+    retry: its strokes on the cleaned photo (:func:`~tasks.clean.plates.stroke_mask`, grown by
+    ``2 x dilate_px``), never over the product or kept text; OCR then reads around the retried regions
+    once more, and what it still finds is the residual text."""
     if not (options.verify and remove.any()):
         return Verification(cleaned, remove, False, [])
-    patterns = promo_patterns(options.always_remove)
+    patterns = compile_promo(options.promo_lexicon, options.always_remove)
     remove_all = options.policy == "remove_all"
     leftovers = leftover_text(cleaned, ocr, product, remove, patterns, remove_all, options.verify_margin,
                               options.verify_side, read_all=False)
-    if not leftovers:
+    boxes = [polygon_mask(remove.shape, region.polygon) for region in leftovers]
+    boxes = [box for box in boxes if share_inside(box, kept) < 0.3]
+    if not boxes:
         return Verification(cleaned, remove, False, [])
-    found = np.zeros(remove.shape, bool)
-    for region in leftovers:
-        found |= polygon_mask(remove.shape, region.polygon)
-    wider = dilate(found, 3 * options.dilate_px) & ~product
-    cleaned = inpainter.inpaint(cleaned, wider)
-    residual = leftover_text(cleaned, ocr, product, found | wider, patterns, remove_all, options.verify_margin,
+    found, retry = np.zeros(remove.shape, bool), np.zeros(remove.shape, bool)
+    for box in boxes:
+        found |= box
+        retry |= stroke_mask(cleaned, box, 2 * options.dilate_px)[0]
+    retry &= ~product & ~kept
+    cleaned = inpainter.inpaint(cleaned, retry)
+    residual = leftover_text(cleaned, ocr, product, found | retry, patterns, remove_all, options.verify_margin,
                              options.verify_side)
-    return Verification(cleaned, remove | wider, True, [r.text for r in residual])
+    return Verification(cleaned, remove | retry, True, [r.text for r in residual])
 
 
 # ---------------------------------------------------------------- the report
 
-def clean_report(detections: Detections, findings: list[Finding], decisions: list[Decision],
-                 mask_kinds: list[str], verified: Verification, options: CleanOptions) -> dict[str, Any]:
-    """``clean.json``: every text with its decision, reason and mask kind, the codes, and totals."""
+def clean_report(detections: Detections, findings: list[Finding], cues: list[RenderingCues | None],
+                 decisions: list[Decision], mask_kinds: list[str], verified: Verification,
+                 options: CleanOptions) -> dict[str, Any]:
+    """``clean.json``: every text with its decision, reason, mask kind and the facts it rests on
+    (rendering cues included), the codes, and totals."""
     texts = [{**region.to_dict(), "inside_product": round(finding.inside, 3),
-              "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind}
-             for region, finding, decision, kind in zip(detections.texts, findings, decisions, mask_kinds)]
+              "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind,
+              "languages": list(languages(region.text)), "promo": finding.promo, "rendering": finding.rendering,
+              **({} if cue is None else {"cues": cue.to_dict()}),
+              **({} if finding.on_garment is None else {"on_garment": round(finding.on_garment, 3)})}
+             for region, finding, cue, decision, kind in zip(detections.texts, findings, cues, decisions, mask_kinds)]
     return {
         "policy": options.policy,
+        "strip_languages": list(options.strip_languages),
         "text": texts,
         "codes": [{"kind": kind, "box": [[round(float(x), 1), round(float(y), 1)] for x, y in quad]}
                   for kind, quad in detections.codes],

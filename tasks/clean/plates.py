@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate,
+from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate, erode,
                             fill_holes)
 
 
@@ -54,29 +54,30 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
 
 
 def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour: np.ndarray | None = None,
-               tolerance: float = 16.0, max_area_ratio: float = 5.0) -> np.ndarray | None:
+               tolerance: float = 16.0, max_area_ratio: float = 5.0, max_spread: float = 4.5) -> np.ndarray | None:
     """The plain-coloured plate a finding sits on (promo banner, sticker, QR card), or ``None``.
 
     The plate colour is ``colour`` if given, else the colour dominating the finding's surround
     (at least 50% of a ring around it) or, for a banner cut tight around its text, its own box
     (30%, the rest being text). It must differ from the backdrop. The plate is the region of
-    that colour connected to the finding, with everything it encloses (the text), and it must
-    be bounded: a region that runs out of a window of a few text heights around the seed, or
-    covers more than ``max_area_ratio`` x the finding, is a garment or a backdrop.
+    that colour connected to the finding, with everything it encloses (the text), and it must look
+    drawn, not photographed (:func:`_is_plate`): bounded within a few text heights above and below
+    the finding (across the photo's width, for a banner), a hard edge, one flat colour (spread
+    at most ``max_spread`` levels: 1.4826 x the median absolute deviation), a compact shape, at most
+    ``max_area_ratio`` x the finding (a level, long rectangle -- a banner -- up to 12 times that), and
+    at most 12% of the photo.
     """
     x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
     if width == 0 or height == 0:
         return None
     h, w = seed.shape
-    # everything happens in a window of a few text heights around the finding
-    pad_y, pad_x = 2 * height, max(2 * height, 3 * width)
-    y0, y1 = max(0, y - pad_y), min(h, y + height + pad_y)
-    x0, x1 = max(0, x - pad_x), min(w, x + width + pad_x)
+    y0, y1 = max(0, y - 2 * height), min(h, y + 3 * height)  # everything happens in this strip
+    x0, x1 = max(0, x - max(2 * height, 3 * width)), min(w, x + width + max(2 * height, 3 * width))
+    x0, x1 = (0, w) if colour is None else (x0, x1)  # a banner may run across the photo
     local = seed[y0:y1, x0:x1]
     window = image[y0:y1, x0:x1]
     ring = dilate(local, max(3, height // 6)) & ~local
     near = ring | local
-    seed_area = int(local.sum())
     for plate_colour in _plate_colours(window, local, ring, colour, tolerance):
         if np.linalg.norm(plate_colour - backdrop) < 20:
             continue  # that is the backdrop itself
@@ -84,19 +85,48 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
         _, labels = cv2.connectedComponents(similar.view(np.uint8), connectivity=8)
         touching = np.unique(labels[near & similar])
         region = np.isin(labels, touching[touching > 0])
-        if not 0.2 * seed_area <= region.sum() <= max_area_ratio * seed_area:
-            continue  # too small to be a plate, or so big it is a garment, not a sticker
-        outline = dilate(region, 2) & ~region
-        if outline.any() and np.median(colour_distance(window[outline], plate_colour)) < 2 * tolerance:
-            continue  # a soft edge: shading on a garment, not a printed plate
-        region |= local
-        edges = [(y0 > 0, region[0]), (y1 < h, region[-1]), (x0 > 0, region[:, 0]), (x1 < w, region[:, -1])]
-        if any(interior and edge.any() for interior, edge in edges):
-            continue  # not bounded near the finding
+        if not _is_plate(window, region, local, plate_colour, (y0 > 0, y1 < h, x0 > 0, x1 < w),
+                         tolerance, max_area_ratio, max_spread):
+            continue
         plate = np.zeros_like(seed)
-        plate[y0:y1, x0:x1] = fill_holes(region)
+        closed = erode(dilate(region | local, max(3, height // 6)), max(3, height // 6))  # notches a mark cut
+        plate[y0:y1, x0:x1] = fill_holes(closed | region | local)
+        if plate.sum() > 0.12 * plate.size:
+            continue  # a plate that large is a garment or a wall, not a sticker or banner
         return plate
     return None
+
+
+def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_colour: np.ndarray,
+              interior: tuple[bool, bool, bool, bool], tolerance: float, max_area_ratio: float,
+              max_spread: float) -> bool:
+    """Whether ``region`` (bool, the plate-coloured pixels touching the finding ``local`` in ``window``)
+    is a drawn plate: not reaching the window's sides that lie inside the photo (``interior``: top,
+    bottom, left, right), a hard outline, a flat colour, solid (75% of its convex hull: a watermark
+    crossing it notches it), and not too
+    large for the finding (a banner -- 75% of its bounding rectangle, level, at least 3 times as long as
+    it is high -- may be 12 x ``max_area_ratio`` times its area)."""
+    area, seed_area = int(region.sum()), int(local.sum())
+    if area < 0.2 * seed_area:
+        return False
+    edges = (region[0], region[-1], region[:, 0], region[:, -1])
+    if any(inside and edge.any() for inside, edge in zip(interior, edges)):
+        return False  # not bounded near the finding
+    outline = dilate(region, 2) & ~region
+    if outline.any() and np.median(colour_distance(window[outline], plate_colour)) < 2 * tolerance:
+        return False  # a soft edge: shading on a garment, not a printed plate
+    pixels = window[region].astype(np.float32)
+    if float(1.4826 * np.median(np.abs(pixels - np.median(pixels, axis=0)), axis=0).max()) > max_spread:
+        return False  # a photographed surface, not one flat drawn colour (a watermark across it is let be)
+    filled = fill_holes(region | local)
+    contours, _ = cv2.findContours(filled.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.concatenate(contours))
+    if filled.sum() < 0.75 * max(1.0, cv2.contourArea(hull)):
+        return False
+    (_, _), (rw, rh), angle = cv2.minAreaRect(np.concatenate(contours))
+    level = min(angle % 90.0, 90.0 - angle % 90.0) <= 3.0
+    banner = filled.sum() >= 0.75 * rw * rh and level and max(rw, rh) >= 3 * min(rw, rh)
+    return area <= max_area_ratio * seed_area * (12 if banner else 1)
 
 
 def _plate_colours(window: np.ndarray, local: np.ndarray, ring: np.ndarray, colour: np.ndarray | None,

@@ -8,11 +8,11 @@ import numpy as np
 
 from catloc.engines.base import TextDetector, TextRegion
 from catloc.imaging import polygon_mask, resize_longest, share_inside
-from catloc.tasks.clean.decisions import matches_any
+from catloc.tasks.clean.lexicon import promo_match
 
 
 def leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, around: np.ndarray,
-                  patterns: list[re.Pattern], remove_all: bool, margin: int, whole_side: int,
+                  patterns: list[tuple[str, re.Pattern]], remove_all: bool, margin: int, whole_side: int,
                   read_all: bool = True) -> list[TextRegion]:
     """Text found after cleaning that should be gone: mostly off the product (any text under
     ``remove_all``), or promo text (``patterns``).
@@ -37,7 +37,7 @@ def leftover_text(cleaned: np.ndarray, ocr: TextDetector, product: np.ndarray, a
             else:
                 to_read.append((box, off_product))
         for (box, off_product), region in zip(to_read, _read_each(ocr, crop, [b for b, _ in to_read])):
-            if region is not None and (off_product or matches_any(region.text, patterns)):
+            if region is not None and (off_product or promo_match(region.text, patterns)):
                 region.polygon = box / scale + np.float32([x0, y0])
                 out.append(region)
     return out

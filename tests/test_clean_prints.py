@@ -1,0 +1,180 @@
+"""Print or overlay, on drawn photos: what is printed on the product stays, what is drawn over it goes.
+
+The prints are drawn with ``catloc.synthetic.paint_print`` (the ink takes the fabric's shading and
+grain, soft edges), the overlays with ``paint_text`` (flat ink, crisp edges), on a shirt with a woven
+grain, as a photographed garment has.
+"""
+import cv2
+import numpy as np
+import pytest
+
+from catloc import synthetic
+from catloc.synthetic import paint_print, paint_text
+from catloc.tasks.clean.codes import detect_codes
+from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.pipeline import remove_overlay_text
+from catloc.tasks.clean.plates import backdrop_colour, find_plate
+from tests.synth import shirt
+
+SA = CleanOptions(strip_languages=("zh",))
+
+
+def woven(image: np.ndarray, mask: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``image`` with a fabric grain (a fine weave and noise, +-6 levels) on the ``mask`` pixels."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    grain = 3.0 * np.sin(xx * 2.1) * np.sin(yy * 1.7) + rng.normal(0, 2.0, mask.shape)
+    out = image.astype(np.float32) + np.where(mask, grain, 0)[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tee():
+    """A 512 px flat-lay shirt (light grey) with a woven grain, on a near-white backdrop, and its mask."""
+    image, mask = shirt(512, (248, 248, 246), (205, 210, 215))
+    return woven(image, mask), mask
+
+
+def _reading(result, fragment):
+    return [t for t in result.report["text"] if fragment in t["text"]]
+
+
+def test_a_chinese_print_on_a_shirt_stays_though_the_market_strips_chinese(tee, engines):
+    image, mask = tee
+    printed = paint_print(image, (190, 235), "中国风", synthetic.font("cjk", 40), (150, 20, 30), angle=1.5)
+    assert any("中国" in r.text for r in engines["ocr"].detect(printed.image)), "the print must be read to be judged"
+    result = remove_overlay_text(printed.image, engines["ocr"], engines["inpaint"], engines["segment"], SA)
+    found = _reading(result, "中国")
+    assert found and found[0]["decision"] == "kept" and found[0]["rendering"] == "printed", result.report["text"]
+    assert np.array_equal(result.cleaned[printed.mask], printed.image[printed.mask])
+
+
+def test_sale_composited_flat_on_a_shirt_goes(tee, engines):
+    image, _ = tee
+    sale = paint_text(image, (170, 240), "SALE 50% OFF", synthetic.font("sans_bold", 30), (220, 20, 20))
+    result = remove_overlay_text(sale.image, engines["ocr"], engines["inpaint"], engines["segment"], SA)
+    found = _reading(result, "SALE")
+    assert found and found[0]["decision"] == "removed" and found[0]["why"] == "promo text (discount)"
+    assert not any("SALE" in r.text or "OFF" in r.text for r in engines["ocr"].detect(result.cleaned))
+
+
+def test_a_shop_name_composited_over_the_shirt_goes_where_chinese_is_stripped_only(tee, engines):
+    image, _ = tee
+    shop = paint_text(image, (180, 240), "优品男装", synthetic.font("cjk", 36), (30, 70, 200))
+    result = remove_overlay_text(shop.image, engines["ocr"], engines["inpaint"], engines["segment"], SA)
+    found = _reading(result, "男装")
+    assert found and found[0]["decision"] == "removed" and found[0]["why"].startswith("zh text composited"), \
+        result.report["text"]
+    kept = remove_overlay_text(shop.image, engines["ocr"], engines["inpaint"], engines["segment"], CleanOptions())
+    assert _reading(kept, "男装")[0]["decision"] == "kept"
+
+
+def model_photo(size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """A drawn model: head, neck and arms in skin tones, a dark T-shirt, trousers cut by the bottom edge,
+    on a grey studio wall with a soft light; returns (RGB image, bool T-shirt mask)."""
+    s = size / 512
+    image = np.full((size, size, 3), 214, np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    image = np.clip(image * (1.04 - 0.1 * np.hypot(yy - 0.3, xx - 0.5))[..., None], 0, 255).astype(np.uint8)
+    skin, shirt_colour = (224, 172, 140), (38, 52, 86)
+    cv2.ellipse(image, (int(256 * s), int(90 * s)), (int(42 * s), int(54 * s)), 0, 0, 360, skin, -1)
+    cv2.rectangle(image, (int(240 * s), int(130 * s)), (int(272 * s), int(170 * s)), skin, -1)
+    cv2.rectangle(image, (int(180 * s), int(350 * s)), (int(332 * s), size), (60, 60, 66), -1)
+    for x in (140, 340):
+        cv2.rectangle(image, (int(x * s), int(200 * s)), (int((x + 32) * s), int(380 * s)), skin, -1)
+    body = np.array([[170, 160], [342, 160], [380, 220], [344, 240], [336, 360], [176, 360], [168, 240],
+                     [132, 220]], np.float32) * s
+    tee_mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(tee_mask, [body.astype(np.int32)], 1)
+    image[tee_mask > 0] = shirt_colour
+    return woven(image, tee_mask > 0, seed=1), tee_mask > 0
+
+
+def test_a_brand_print_near_the_edge_of_the_product_on_a_model_photo_stays(engines):
+    image, tee_mask = model_photo(512)
+    printed = paint_print(image, (186, 205), "VANS", synthetic.font("sans_bold", 34), (235, 235, 230),
+                          angle=-3.0, blur_px=0.9)
+    assert any("VANS" in r.text for r in engines["ocr"].detect(printed.image)), "the print must be read to be judged"
+    result = remove_overlay_text(printed.image, engines["ocr"], engines["inpaint"], engines["segment"], SA)
+    found = _reading(result, "VANS")
+    assert found and found[0]["decision"] == "kept", result.report["text"]
+    assert np.array_equal(result.cleaned[printed.mask], printed.image[printed.mask])
+
+
+def test_stripes_on_a_garment_are_not_a_barcode():
+    image, mask = shirt(512, (248, 248, 246), (240, 240, 240))
+    rows = (np.arange(512) // 9) % 2 == 0
+    image[mask & rows[:, None]] = (25, 30, 45)
+    assert detect_codes(image) == []
+
+
+def test_a_banner_is_a_plate_and_a_photographed_garment_is_not():
+    image = np.full((300, 800, 3), 245, np.uint8)
+    banner = paint_text(image, (330, 120), "NEW", synthetic.font("sans_bold", 30), (255, 255, 255),
+                        plate=synthetic.Plate(20, 779, (220, 30, 40)))
+    seed = np.zeros((300, 800), bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in banner.box)
+    seed[y0:y1, x0:x1] = True
+    plate = find_plate(banner.image, seed, backdrop_colour(banner.image))
+    assert plate is not None and plate[y0 - 4, 30] and plate[y1 + 4, 770]   # the whole banner, far beyond 5x the text
+    dress = image.copy()
+    dress[40:260, 200:600] = (30, 30, 34)
+    dress = woven(dress, np.pad(np.ones((220, 400), bool), ((40, 40), (200, 200))), seed=2)
+    mark = paint_text(dress, (330, 120), "潮流", synthetic.font("cjk", 40), (120, 120, 120), opacity=0.3)
+    seed[:] = False
+    x0, y0, x1, y1 = (int(round(v)) for v in mark.box)
+    seed[y0:y1, x0:x1] = True
+    assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
+
+
+def test_a_print_stays_when_the_segmenter_cuts_the_product_short_at_it(engines):
+    """The classical segmenter misreads model photos; a print it cuts in half must not be taken for an
+    overlay reaching onto the backdrop: its rendering says it is printed."""
+    image, tee_mask = model_photo(512)
+    printed = paint_print(image, (186, 205), "VANS", synthetic.font("sans_bold", 34), (235, 235, 230),
+                          angle=-3.0, blur_px=0.9)
+
+    class CutShort:
+        name = "cut-short"
+
+        def segment(self, small):
+            h, w = small.shape[:2]
+            cut = cv2.resize(tee_mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+            cut[:, int(0.43 * w):] = False   # the product ends in the middle of the print
+            return cut
+
+    result = remove_overlay_text(printed.image, engines["ocr"], engines["inpaint"], CutShort(), SA)
+    found = _reading(result, "VANS")
+    assert found and found[0]["inside_product"] < 0.85, result.report["text"]
+    assert found[0]["decision"] == "kept" and found[0]["why"].startswith("printed on the product"), found
+    assert np.array_equal(result.cleaned[printed.mask], printed.image[printed.mask])
+
+
+def test_the_second_look_never_erases_a_print_that_was_kept(engines):
+    """Verify looks again around what was cleaned and retries what it still finds off the product;
+    a print kept though the product mask missed it lies off that mask too, and must not be retried."""
+    image, tee_mask = model_photo(512)
+    printed = paint_print(image, (186, 205), "VANS", synthetic.font("sans_bold", 34), (235, 235, 230),
+                          angle=-3.0, blur_px=0.9)
+    promo = paint_text(printed.image, (186, 262), "包邮", synthetic.font("cjk", 30), (250, 210, 0))
+
+    class Missing:
+        name = "missing"
+
+        def segment(self, small):
+            return np.zeros(small.shape[:2], bool)   # the product mask misses the shirt altogether
+
+    result = remove_overlay_text(promo.image, engines["ocr"], engines["inpaint"], Missing(), SA)
+    assert _reading(result, "包邮")[0]["decision"] == "removed"
+    assert _reading(result, "VANS")[0]["decision"] == "kept", result.report["text"]
+    assert np.array_equal(result.cleaned[printed.mask & ~promo.mask], promo.image[printed.mask & ~promo.mask])
+
+
+def test_a_flat_dark_garment_under_a_watermark_piece_is_not_its_plate():
+    image = np.full((600, 600, 3), 245, np.uint8)
+    cv2.ellipse(image, (300, 380), (190, 170), 0, 0, 360, (22, 22, 26), -1)       # a flat black skirt, no grain
+    mark = paint_text(image, (210, 360), "盗图必究", synthetic.font("cjk", 40), (120, 120, 120), opacity=0.3)
+    seed = np.zeros((600, 600), bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in mark.box)
+    seed[y0:y1, x0:x1] = True
+    assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
