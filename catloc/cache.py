@@ -22,7 +22,7 @@ from catloc.outputs import to_plain
 
 T = TypeVar("T")
 
-STAGE_VERSIONS = {"clean": 7, "analyse": 2, "localize": 1, "qc": 2}
+STAGE_VERSIONS = {"clean": 7, "analyse": 3, "localize": 2, "qc": 3}
 
 
 def file_digest(uri: str) -> str:

@@ -28,6 +28,7 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "generate": {
         "studio": "catloc.engines.generate_studio:StudioGenerator",
+        "original": "catloc.engines.generate_original:OriginalGenerator",
     },
 }
 

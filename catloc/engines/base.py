@@ -164,10 +164,18 @@ class Recipe:
     margin_min: float
     seed: int
     persona: dict[str, Any] | None = None
+    kind: str = "studio"    # "original": the cleaned photo in its own framing; others cut the product out
 
     @property
     def label(self) -> str:
+        if self.kind == "original":
+            return f"original|{self.aspect[0]}:{self.aspect[1]}"
         return f"{self.scene['id']}|{self.placement}|fill={self.fill:.2f}"
+
+    @property
+    def cuts_out(self) -> bool:
+        """Whether the recipe cuts the product out along its mask (every kind but ``original``)."""
+        return self.kind != "original"
 
 
 @dataclass

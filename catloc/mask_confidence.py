@@ -1,0 +1,228 @@
+"""How far a product mask can be trusted for a cut-out, from the photo and the mask alone.
+
+A cut-out is only as good as its mask: the model's hair without the model, a body whose head is
+cut away, a white shirt with its white parts missing, the studio floor kept beside the feet. None of
+these show in the product's own pixels (they are carried over exactly), so they are judged here,
+the way a reviewer would look at the outline. Each measure gives a *goodness* 0..1 (1 below its
+``ok`` level, 0 beyond its ``bad`` level, linear between); the confidence is the smallest of them,
+and every measure below 1 adds a reason:
+
+``outline_contrast``
+    share of the outline (photo edges excluded) along which the colours just inside and just
+    outside the mask hardly differ: a cut through a smooth region (a face, white fabric) rather
+    than along the product's edge;
+``smooth_run``
+    the longest stretch of such outline, relative to the product's size (a whole face cut off
+    makes one long stretch; scattered low-contrast spots along a pale garment do not);
+``debris``
+    pieces apart from the product that are small (less than 15% of the largest piece each: specks
+    of backdrop, a leftover watermark) or touch the photo's edge (a strip of floor). Other large
+    separate pieces (a pair of shoes) are products;
+``holes``
+    holes inside the product whose colour is not the backdrop's (a ring's hole shows the backdrop,
+    a white print dropped from a shirt does not);
+``left_out``
+    foreground next to the mask but outside it: colours far from the backdrop model (shadows
+    excepted) touching the mask — the face under a hair-only mask, the legs under a cut body;
+``backdrop_kept``
+    backdrop inside the mask: smooth pixels of the backdrop's colour, or of its hue and lighter
+    (a lit floor, a bright halo), reached from the outline;
+``share``
+    the share of the photo the mask covers: most of it means the backdrop went with the product;
+``edges``
+    photo edges the mask runs along (at least 5% of a side): three or four mean the backdrop
+    went with the product;
+``busy_backdrop``
+    a backdrop whose colours are too varied to model (a street, a brick wall): ``left_out`` and
+    ``backdrop_kept`` cannot be measured, and the cut-out is less sure;
+
+and, given a human parsing of the photo (:class:`catloc.engines.base.Parsing`, optional):
+``person_cut`` (face and hair left out of a mask that takes part of the person; the person cut
+elsewhere counts half) and ``garment_missing`` (garment pixels left out).
+
+Everything runs at ``work_side`` px; deterministic, no weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from catloc.backdrop import Backdrop, fit_backdrop, lit_like, local_std, shadow_like
+from catloc.engines.base import Parsing
+from catloc.imaging import dilate, erode, fill_holes, resize_longest, resize_mask
+
+# measure -> (ok, bad) levels of its value; goodness falls linearly from 1 at ok to 0 at bad
+LEVELS: dict[str, tuple[float, float]] = {
+    "outline_contrast": (0.20, 0.55),    # share of the outline with low contrast
+    "smooth_run": (0.35, 1.0),           # longest low-contrast stretch / the product's diameter
+    "debris": (0.004, 0.03),             # area of the small pieces / the product's area
+    "holes": (0.01, 0.06),               # area of non-backdrop holes / the product's area
+    "left_out": (0.04, 0.20),            # foreground touching the mask, outside it / the product's area
+    "backdrop_kept": (0.03, 0.15),       # backdrop reached from the outline, inside it / the product's area
+    "person_cut": (0.03, 0.15),          # with a parsing: face and hair (and half the rest) left out
+    "garment_missing": (0.02, 0.10),     # with a parsing: share of the garment left out
+    "share": (0.65, 0.85),               # share of the photo the mask covers
+}
+LOW_CONTRAST = 10.0      # Lab distance between the colours either side of the outline
+BUSY_NOISE = 45.0        # backdrop noise (Lab) above which the backdrop cannot be modelled
+BUSY_GOODNESS = 0.5      # the confidence of a cut-out on a busy backdrop is at most this
+EDGE_GOODNESS = {0: 1.0, 1: 1.0, 2: 0.85, 3: 0.4, 4: 0.1}   # by the number of photo edges run along
+
+REASONS = {
+    "outline_contrast": "outline runs through smooth regions ({:.0%} of it; face? white fabric?)",
+    "smooth_run": "one stretch of the outline cuts a smooth region ({:.0%} of the product's size: face? white fabric?)",
+    "debris": "fragments: small pieces apart from the product ({:.1%} of its area)",
+    "holes": "holes in the product that are not backdrop ({:.1%} of its area: missing parts?)",
+    "left_out": "foreground left out beside the mask ({:.0%} of the product's area: head, limbs, parts?)",
+    "backdrop_kept": "backdrop kept inside the mask ({:.0%} of its area: floor, halo, shadow?)",
+    "person_cut": "cuts the person: {:.0%} of the face/hair (or of the body) left out",
+    "garment_missing": "garment missing: {:.0%} of the garment left out",
+    "share": "the mask covers {:.0%} of the photo: backdrop kept?",
+}
+
+
+@dataclass
+class MaskConfidence:
+    """The confidence 0..1 of a product mask, why it is below 1, and the measures behind it."""
+
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    measures: dict[str, Any] = field(default_factory=dict)
+
+
+def goodness(value: float, ok: float, bad: float) -> float:
+    """1.0 at or below ``ok``, 0.0 at or beyond ``bad``, linear between."""
+    return float(np.clip((bad - value) / (bad - ok), 0.0, 1.0))
+
+
+def mask_confidence(image: np.ndarray, mask: np.ndarray, parsing: Parsing | None = None, work_side: int = 512) -> MaskConfidence:
+    """The :class:`MaskConfidence` of ``mask`` (bool (H, W)) as the product of ``image`` (RGB uint8
+    (H, W, 3)); ``parsing`` an optional :class:`~catloc.engines.base.Parsing` of the image. The
+    measures are those of the module docstring."""
+    if not mask.any():
+        return MaskConfidence(0.0, ["no product found"], {"share": 0.0})
+    small, _ = resize_longest(image, work_side)
+    m = resize_mask(mask, small.shape[:2])
+    if m.sum() < 16:
+        return MaskConfidence(0.0, ["the product is a speck"], {"share": float(mask.mean())})
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    model = fit_backdrop(lab, max(2, int(round(0.03 * min(lab.shape[:2])))))
+    values = outline_measures(lab, m)
+    values.update(region_measures(lab, m, model))
+    values["share"] = float(mask.mean())
+    if parsing is not None:
+        values.update(parsing_measures(parsing, mask))
+    scores = {name: goodness(values[name], *LEVELS[name]) for name in LEVELS if name in values}
+    scores["edges"] = EDGE_GOODNESS[len(values["edges"])]
+    if model.noise > BUSY_NOISE:
+        scores["busy_backdrop"] = BUSY_GOODNESS
+    reasons = [REASONS[name].format(values[name]) for name, g in scores.items() if g < 1 and name in REASONS]
+    if scores["edges"] < 1:
+        reasons.append(f"runs along {len(values['edges'])} photo edges ({', '.join(values['edges'])}): backdrop kept?")
+    if "busy_backdrop" in scores:
+        reasons.append(f"busy backdrop (noise {model.noise:.0f} Lab): the cut-out cannot be checked against it")
+    measures = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()}
+    measures["backdrop_noise"] = round(model.noise, 2)
+    return MaskConfidence(round(min(scores.values()), 3), reasons, measures)
+
+
+def outline_measures(lab: np.ndarray, mask: np.ndarray, radius: int = 4) -> dict[str, Any]:
+    """``outline_contrast`` and ``smooth_run`` of the module docstring, plus ``edges`` (the photo
+    edges the mask runs along for >= 5% of the side). Contrast at an outline pixel: the Lab distance
+    between the mean colours of the mask and of the rest within ``radius`` px of it; outline pixels
+    on the photo's edge are left out (a product cut by the frame has no outline there)."""
+    h, w = mask.shape
+    edges = [name for name, strip, length in (("top", mask[0], w), ("bottom", mask[-1], w),
+                                               ("left", mask[:, 0], h), ("right", mask[:, -1], h))
+             if strip.sum() >= 0.05 * length]
+    k = (2 * radius + 1, 2 * radius + 1)
+    inside = mask.astype(np.float32)
+    mean_in = cv2.blur(lab * inside[..., None], k) / np.maximum(cv2.blur(inside, k), 1e-3)[..., None]
+    mean_out = cv2.blur(lab * (1 - inside)[..., None], k) / np.maximum(cv2.blur(1 - inside, k), 1e-3)[..., None]
+    contrast = np.linalg.norm(mean_in - mean_out, axis=-1)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    low_total, n_total, longest = 0, 0, 0
+    for contour in contours:
+        pts = contour[:, 0, :]
+        inner = (pts[:, 0] > 0) & (pts[:, 0] < w - 1) & (pts[:, 1] > 0) & (pts[:, 1] < h - 1)
+        low = (contrast[pts[:, 1], pts[:, 0]] < LOW_CONTRAST) & inner
+        low_total, n_total = low_total + int(low.sum()), n_total + int(inner.sum())
+        longest = max(longest, _longest_circular_run(low))
+    diameter = 2.0 * np.sqrt(mask.sum() / np.pi)
+    return {"outline_contrast": low_total / max(1, n_total), "smooth_run": longest / max(1.0, diameter),
+            "edges": edges}
+
+
+def _longest_circular_run(flags: np.ndarray) -> int:
+    """Length of the longest run of True in ``flags`` (N,) bool, read as a closed loop."""
+    if flags.all():
+        return len(flags)
+    if not flags.any():
+        return 0
+    start = int(np.argmin(flags))                      # begin at a False so no run wraps around
+    rolled = np.concatenate([np.roll(flags, -start), [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], rolled])))
+    return int((edges[1::2] - edges[0::2]).max()) if len(edges) > 1 else 0
+
+
+def region_measures(lab: np.ndarray, mask: np.ndarray, model: Backdrop) -> dict[str, float]:
+    """``debris``, ``holes``, ``left_out`` and ``backdrop_kept`` of the module docstring (shares of the
+    mask's area); the last two are 0 on a busy backdrop, where they cannot be measured."""
+    area = float(mask.sum())
+    dist, texture = model.distance(lab), local_std(lab)
+    shadow = shadow_like(lab, model, texture)
+    holes = fill_holes(mask) & ~mask
+    hole_product = holes & (dist > max(2.5 * model.noise, 8.0)) & ~shadow
+    values = {"debris": _debris(mask) / area, "holes": float(hole_product.sum()) / area, "left_out": 0.0,
+              "backdrop_kept": 0.0}
+    if model.noise > BUSY_NOISE:
+        return values
+    far = (dist > max(2.5 * model.noise, 12.0)) & ~mask & ~shadow
+    far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    values["left_out"] = float(_regions_touching(far, dilate(mask, 2)).sum()) / area
+    smooth = texture <= max(model.texture, 2.0)
+    backdrop = mask & smooth & ((dist <= max(1.5 * model.noise, 4.0)) | (lit_like(lab, model) & (dist <= 60.0)))
+    values["backdrop_kept"] = float(_regions_touching(backdrop, mask & ~erode(mask, 1)).sum()) / area
+    return values
+
+
+def _debris(mask: np.ndarray) -> float:
+    """Area (px) of the mask's pieces but the largest that are under 15% of it or touch the photo's edge."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return 0.0
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    at_edge = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    largest = int(np.argmax(area))
+    small_or_edge = (area < 0.15 * area[largest]) | at_edge
+    small_or_edge[largest] = False
+    return float(area[small_or_edge].sum())
+
+
+def _regions_touching(regions: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The 8-connected regions of ``regions`` (bool (H, W)) with a pixel in ``where``."""
+    _, labels = cv2.connectedComponents(regions.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[where & regions])
+    return np.isin(labels, touching[touching > 0])
+
+
+def parsing_measures(parsing: Parsing, mask: np.ndarray) -> dict[str, float]:
+    """``person_cut`` and ``garment_missing`` from a human parsing at the mask's size (0 where the
+    parsing shows no person / no garment, or the mask takes no part of the person)."""
+    labels = parsing.labels
+    if labels.shape != mask.shape:
+        labels = cv2.resize(labels, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_NEAREST)
+    parsed = Parsing(labels)
+    person, garment, head = parsed.mask("person"), parsed.mask("garment"), parsed.mask("face", "hair")
+    values = {"person_cut": 0.0, "garment_missing": 0.0}
+    if person.sum() and (person & mask).sum() >= 0.2 * person.sum():
+        head_out = (head & ~mask).sum() / max(1, head.sum())
+        body_out = (person & ~head & ~mask).sum() / max(1, (person & ~head).sum())
+        values["person_cut"] = float(max(head_out, 0.5 * body_out))
+    if garment.sum():
+        values["garment_missing"] = float((garment & ~mask).sum()) / float(garment.sum())
+    return values
