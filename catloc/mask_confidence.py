@@ -24,6 +24,13 @@ and every measure below 1 adds a reason:
 ``left_out``
     foreground next to the mask but outside it: colours far from the backdrop model (shadows
     excepted) touching the mask — the face under a hair-only mask, the legs under a cut body;
+``bays``
+    pixels left out in the mask's bays (its convex hull, 2 px off the outline) that are not backdrop, however faintly (2.5 x its noise, at least 2.5 Lab;
+    shadows excepted): the white parts of a white garment on white paper are a few levels off the
+    paper, the backdrop seen between arm and body is not;
+``cut_off``
+    the part of it in pieces that share at least a quarter of their own outline with the mask:
+    something cut off the product along a line (half a head), however small;
 ``backdrop_kept``
     backdrop inside the mask: smooth pixels of the backdrop's colour, or of its hue and lighter
     (a lit floor, a bright halo), reached from the outline;
@@ -32,6 +39,13 @@ and every measure below 1 adds a reason:
 ``edges``
     photo edges the mask runs along (at least 5% of a side): three or four mean the backdrop
     went with the product;
+``side_contact``, ``span_contact``
+    the share of a side edge (left, right) or of the top or bottom edge the mask runs along: a
+    model is cut by the bottom edge, not by a third of the left one, and no product spans the whole
+    bottom edge the way a table does;
+``strips``
+    thin strips of the mask (what a 7 px disc cannot fit in) that reach the photo's edge: a floor
+    line or a table edge taken along;
 ``busy_backdrop``
     a backdrop whose colours are too varied to model (a street, a brick wall): ``left_out`` and
     ``backdrop_kept`` cannot be measured, and the cut-out is less sure;
@@ -50,7 +64,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from catloc.backdrop import Backdrop, fit_backdrop, lit_like, local_std, shadow_like
+from catloc.backdrop import Backdrop, cast_shadows, fit_backdrop, lit_like, local_std
 from catloc.engines.base import Parsing
 from catloc.imaging import dilate, erode, fill_holes, resize_longest, resize_mask
 
@@ -58,13 +72,18 @@ from catloc.imaging import dilate, erode, fill_holes, resize_longest, resize_mas
 LEVELS: dict[str, tuple[float, float]] = {
     "outline_contrast": (0.20, 0.55),    # share of the outline with low contrast
     "smooth_run": (0.35, 1.0),           # longest low-contrast stretch / the product's diameter
+    "bays": (0.02, 0.08),                # non-backdrop pixels in the mask's bays, outside it / its area
     "debris": (0.004, 0.03),             # area of the small pieces / the product's area
     "holes": (0.01, 0.06),               # area of non-backdrop holes / the product's area
     "left_out": (0.04, 0.20),            # foreground touching the mask, outside it / the product's area
+    "cut_off": (0.004, 0.02),            # foreground pieces sharing a long border with the mask / its area
     "backdrop_kept": (0.03, 0.15),       # backdrop reached from the outline, inside it / the product's area
     "person_cut": (0.03, 0.15),          # with a parsing: face and hair (and half the rest) left out
     "garment_missing": (0.02, 0.10),     # with a parsing: share of the garment left out
     "share": (0.65, 0.85),               # share of the photo the mask covers
+    "side_contact": (0.22, 0.40),        # the longest run along the left or right edge / that edge
+    "span_contact": (0.70, 0.95),        # the longest run along the top or bottom edge / that edge
+    "strips": (0.003, 0.02),             # thin strips of the mask that reach the photo edge / its area
 }
 LOW_CONTRAST = 10.0      # Lab distance between the colours either side of the outline
 BUSY_NOISE = 45.0        # backdrop noise (Lab) above which the backdrop cannot be modelled
@@ -73,14 +92,19 @@ EDGE_GOODNESS = {0: 1.0, 1: 1.0, 2: 0.85, 3: 0.4, 4: 0.1}   # by the number of p
 
 REASONS = {
     "outline_contrast": "outline runs through smooth regions ({:.0%} of it; face? white fabric?)",
+    "bays": "parts left out inside the product's silhouette ({:.1%} of its area): white parts missing?",
     "smooth_run": "one stretch of the outline cuts a smooth region ({:.0%} of the product's size: face? white fabric?)",
     "debris": "fragments: small pieces apart from the product ({:.1%} of its area)",
     "holes": "holes in the product that are not backdrop ({:.1%} of its area: missing parts?)",
     "left_out": "foreground left out beside the mask ({:.0%} of the product's area: head, limbs, parts?)",
+    "cut_off": "a piece cut off along the outline ({:.1%} of the product's area: half a head? a sleeve?)",
     "backdrop_kept": "backdrop kept inside the mask ({:.0%} of its area: floor, halo, shadow?)",
     "person_cut": "cuts the person: {:.0%} of the face/hair (or of the body) left out",
     "garment_missing": "garment missing: {:.0%} of the garment left out",
     "share": "the mask covers {:.0%} of the photo: backdrop kept?",
+    "side_contact": "runs along {:.0%} of a side edge of the photo: backdrop kept?",
+    "span_contact": "spans {:.0%} of the top or bottom edge of the photo: floor or table kept?",
+    "strips": "thin strips run to the photo's edge ({:.1%} of its area: a floor line, a table edge?)",
 }
 
 
@@ -138,6 +162,8 @@ def outline_measures(lab: np.ndarray, mask: np.ndarray, radius: int = 4) -> dict
     edges = [name for name, strip, length in (("top", mask[0], w), ("bottom", mask[-1], w),
                                                ("left", mask[:, 0], h), ("right", mask[:, -1], h))
              if strip.sum() >= 0.05 * length]
+    contact = {"side_contact": max(mask[:, 0].mean(), mask[:, -1].mean()),
+               "span_contact": max(mask[0].mean(), mask[-1].mean())}
     k = (2 * radius + 1, 2 * radius + 1)
     inside = mask.astype(np.float32)
     mean_in = cv2.blur(lab * inside[..., None], k) / np.maximum(cv2.blur(inside, k), 1e-3)[..., None]
@@ -153,7 +179,22 @@ def outline_measures(lab: np.ndarray, mask: np.ndarray, radius: int = 4) -> dict
         longest = max(longest, _longest_circular_run(low))
     diameter = 2.0 * np.sqrt(mask.sum() / np.pi)
     return {"outline_contrast": low_total / max(1, n_total), "smooth_run": longest / max(1.0, diameter),
-            "edges": edges}
+            "edges": edges, "strips": _edge_strips(mask) / float(mask.sum()),
+            **{k: float(v) for k, v in contact.items()}}
+
+
+def _edge_strips(mask: np.ndarray) -> float:
+    """Area (px) of the mask's thin parts (what an opening with a 7 px disc removes) in pieces that
+    touch the photo's edge."""
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+    thin = mask & ~opened
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    at_edge = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    long = np.maximum(bw, bh) >= 0.05 * max(h, w)
+    return float(area[at_edge & long].sum())
 
 
 def _longest_circular_run(flags: np.ndarray) -> int:
@@ -173,16 +214,19 @@ def region_measures(lab: np.ndarray, mask: np.ndarray, model: Backdrop) -> dict[
     mask's area); the last two are 0 on a busy backdrop, where they cannot be measured."""
     area = float(mask.sum())
     dist, texture = model.distance(lab), local_std(lab)
-    shadow = shadow_like(lab, model, texture)
+    shadow = cast_shadows(lab, model, ~mask & (dist <= max(model.noise, 1.5)))
     holes = fill_holes(mask) & ~mask
     hole_product = holes & (dist > max(2.5 * model.noise, 8.0)) & ~shadow
     values = {"debris": _debris(mask) / area, "holes": float(hole_product.sum()) / area, "left_out": 0.0,
-              "backdrop_kept": 0.0}
+              "cut_off": 0.0, "bays": 0.0, "backdrop_kept": 0.0}
     if model.noise > BUSY_NOISE:
         return values
     far = (dist > max(2.5 * model.noise, 12.0)) & ~mask & ~shadow
     far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     values["left_out"] = float(_regions_touching(far, dilate(mask, 2)).sum()) / area
+    values["cut_off"] = _cut_off(far, mask) / area
+    unlike = (dist > max(2.5 * model.noise, 2.5)) & ~shadow
+    values["bays"] = float((_bays(mask) & unlike).sum()) / area
     smooth = texture <= max(model.texture, 2.0)
     backdrop = mask & smooth & ((dist <= max(1.5 * model.noise, 4.0)) | (lit_like(lab, model) & (dist <= 60.0)))
     values["backdrop_kept"] = float(_regions_touching(backdrop, mask & ~erode(mask, 1)).sum()) / area
@@ -201,6 +245,28 @@ def _debris(mask: np.ndarray) -> float:
     small_or_edge = (area < 0.15 * area[largest]) | at_edge
     small_or_edge[largest] = False
     return float(area[small_or_edge].sum())
+
+
+def _bays(mask: np.ndarray) -> np.ndarray:
+    """The mask's bays (bool (H, W)): its convex hull less the mask grown by 2 px."""
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    return (hull > 0) & ~dilate(mask, 2)
+
+
+def _cut_off(pieces: np.ndarray, mask: np.ndarray) -> float:
+    """Area (px) of the 8-connected ``pieces`` (bool (H, W), outside ``mask``) whose outline lies
+    along the mask (within 1 px of it) for at least a quarter of its length."""
+    n, labels = cv2.connectedComponents(pieces.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0.0
+    outline = pieces & ~erode(pieces, 1, square=True)
+    along = np.bincount(labels[outline & dilate(mask, 1, square=True)], minlength=n)
+    length = np.bincount(labels[outline], minlength=n)
+    cut = np.flatnonzero((along >= 0.25 * np.maximum(length, 1)) & (length > 0))
+    cut = cut[cut > 0]
+    return float(np.isin(labels, cut).sum()) if len(cut) else 0.0
 
 
 def _regions_touching(regions: np.ndarray, where: np.ndarray) -> np.ndarray:

@@ -14,8 +14,10 @@ their reasons are listed:
 - ``product text lost``: every text the OCR engine reads confidently (score >= ``qc.legible_score``)
   on the cleaned source inside the product must still read (a similar string, ``qc.text_similarity``)
   in the same place on the candidate (moved by the candidate's offset and scale).
-- ``residual_text``: text regions the OCR engine still finds *outside* the product.
-- ``residue``: leftovers outside the product — QR-code finder patterns, and on a plain backdrop
+- ``residual_text``: text regions the OCR engine still finds *outside* the product. For an
+  ``original`` whose mask is not trusted, "the product" is the mask plus everything in the photo
+  that is not backdrop (``product_zone``): text on a garment the mask missed is product text.
+- ``residue``: leftovers outside the product (the same zone) — QR-code finder patterns, and on a plain backdrop
   strong isolated blobs (a plate, a sticker, an inpainting smudge) that stand out from the smoothed
   backdrop; a backdrop too busy to tell is not checked (and says so).
 - artefacts: product cut by the frame, product touching the source photo's edge (the supplier
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 
 from catloc import storage
+from catloc.backdrop import foreground
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
@@ -146,21 +149,35 @@ def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int) -
     return found, True
 
 
+def product_zone(cleaned: np.ndarray, mask: np.ndarray, analysis: Analysis, qc_cfg: dict[str, Any]) -> np.ndarray:
+    """Where the product may be in the cleaned source, for the checks *outside* it (residual text,
+    residue) on candidates that keep the source's backdrop (the original): the mask when it is
+    trusted, else the mask plus everything that is not backdrop (:func:`catloc.backdrop.foreground`):
+    text on a garment the mask missed is product text, not residue."""
+    if analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any():
+        return mask
+    return mask | foreground(cleaned)
+
+
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
                     analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str,
-                    texts: list[TextRegion] | None = None) -> ScoredCandidate:
+                    texts: list[TextRegion] | None = None, zone: np.ndarray | None = None) -> ScoredCandidate:
     """QC of one candidate ``image``: the checks of the module docstring, with reasons. ``texts``: the
-    product texts of the cleaned source (:func:`product_texts`), if known."""
+    product texts of the cleaned source (:func:`product_texts`), if known; ``zone``: where the product
+    may be for an original (:func:`product_zone`; computed when not given)."""
     offset, scale = tuple(candidate.offset), float(candidate.scale)
     original = candidate.kind == "original"
+    size = (image.shape[1], image.shape[0])
     region = mask if mask.any() or not original else np.ones(mask.shape, bool)
-    placed = place(region.astype(np.uint8), offset, scale, (image.shape[1], image.shape[0]), nearest=True) > 0
+    placed = place(region.astype(np.uint8), offset, scale, size, nearest=True) > 0
     fidelity, inside = product_fidelity(image, cleaned, region, placed, offset, scale)
+    if original:
+        zone = product_zone(cleaned, mask, analysis, qc_cfg) if zone is None else zone
+        placed = place(zone.astype(np.uint8), offset, scale, size, nearest=True) > 0
     residual = residual_text(image, placed, ocr, qc_option(qc_cfg, "ocr_side"),
                              count_product_text=policy == "remove_all")
     lost = texts_lost(image, texts or [], offset, scale, ocr, qc_option(qc_cfg, "text_similarity"))
-    residue, plain = residue_outside(image, placed if mask.any() else np.zeros_like(placed),
-                                     qc_option(qc_cfg, "residue_side"))
+    residue, plain = residue_outside(image, placed, qc_option(qc_cfg, "residue_side"))
     reasons, warnings = [], []
     min_conf = qc_option(qc_cfg, "min_mask_confidence")
     if not original and analysis.mask_confidence < min_conf:
@@ -231,8 +248,9 @@ def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: An
         ocr = load_engine("ocr", engines["ocr"])
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
+        zone = product_zone(source, mask, analysis, qc_cfg)
         images = [storage.load_rgb(c.image) for c in candidates]
-        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts)
+        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts, zone)
                                   for image, c in zip(images, candidates)])
         scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
         return rank_candidates(scored)

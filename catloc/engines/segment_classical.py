@@ -13,9 +13,9 @@ with a gradient or a vignette, a wall and a floor, sometimes a busy scene. Steps
    the border, grown through smooth pixels a little farther from it (a bright centre that the
    surface cannot follow). It stops at the product's outline even where the product is nearly the
    backdrop's colour (a white T-shirt on white paper: the fabric has a weave, the paper has not);
-3. *seed*: what is far from the backdrop or not part of the outside, less the *shadows*: smooth
-   pixels of the backdrop's hue, darker than it, reached from the outside (a product's cast shadow
-   on paper is no part of the product);
+3. *seed*: what is far from the backdrop or not part of the outside, less the *shadows*
+   (:func:`catloc.backdrop.cast_shadows`: darker regions of the backdrop's hue without fine texture
+   that fade in from the outside; a product's cast shadow on paper is no part of the product);
 4. GrabCut from that seed: sure backdrop where the outside lies far from the seed, sure
    product in the seed's core and inside the outline where the colour differs from the backdrop
    at all (GrabCut's colour model cannot tell white cotton from white paper); shadows are
@@ -32,7 +32,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from catloc.backdrop import Backdrop, fit_backdrop, lit_like, local_std, shadow_like
+from catloc.backdrop import Backdrop, cast_shadows, fit_backdrop, lit_like, local_std
 from catloc.engines.base import EngineLoadError
 from catloc.imaging import (bbox_window, connected_to_border, dilate, erode, fill_holes, largest_components,
                             resize_longest)
@@ -77,7 +77,7 @@ class ClassicalSegmenter:
         dist, texture = model.distance(lab), local_std(lab)
         thr = max(self.min_threshold, model.noise)
         outside = self._outside(lab, dist, texture, model, thr)                             # 2.
-        shadow = self._shadows(lab, model, texture, outside)
+        shadow = cast_shadows(lab, model, outside)
         seed = self._seed(outside) & ~shadow                                                      # 3.
         seed = largest_components(seed, keep_ratio=0.08, min_area=max(16, seed.size // 2000))
         if seed.sum() < 0.002 * seed.size:
@@ -101,15 +101,6 @@ class ClassicalSegmenter:
         _, labels = cv2.connectedComponents(grow.astype(np.uint8), connectivity=4)
         reached = np.unique(np.concatenate([labels[near], labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         return near | np.isin(labels, reached[reached > 0])
-
-    @staticmethod
-    def _shadows(lab: np.ndarray, model: Backdrop, texture: np.ndarray, outside: np.ndarray) -> np.ndarray:
-        """Step 3's shadows (bool (h, w)): the regions of :func:`catloc.backdrop.shadow_like` pixels
-        that touch the outside."""
-        shadow = shadow_like(lab, model, texture)
-        _, labels = cv2.connectedComponents(shadow.astype(np.uint8), connectivity=8)
-        touching = np.unique(labels[dilate(outside, 1) & shadow])
-        return np.isin(labels, touching[touching > 0])
 
     @staticmethod
     def _seed(outside: np.ndarray) -> np.ndarray:
