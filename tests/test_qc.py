@@ -154,3 +154,13 @@ def test_product_text_made_illegible_on_a_candidate_is_flagged(engines, market, 
     out = score_candidate(smudged, _candidate(recipe, made), image, truth, analysis, engines["ocr"], qc_cfg,
                           "keep_product_text", texts)
     assert not out.qc_pass and "product text lost: 'SUMMER'" in out.qc_reasons and out.text_lost
+
+
+def test_a_product_cut_by_the_photos_frame_is_set_flush_with_the_canvas_not_floating(market):
+    image, parts = model_photo()                           # the legs run out of the bottom of the photo
+    for recipe in plan_recipes(market, "S", 4)[1:]:
+        made = StudioGenerator().generate(image, parts["person"], recipe)
+        assert made.product_mask[-1].any()                 # the cut lies on the canvas's bottom edge
+        assert not made.product_mask[0].any()              # with room above the head
+        h, w = made.image.shape[:2]
+        assert w / h == pytest.approx(recipe.aspect[0] / recipe.aspect[1], abs=0.01)
