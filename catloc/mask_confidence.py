@@ -4,8 +4,8 @@ A cut-out is only as good as its mask: the model's hair without the model, a bod
 cut away, a white shirt with its white parts missing, the studio floor kept beside the feet. None of
 these show in the product's own pixels (they are carried over exactly), so they are judged here,
 the way a reviewer would look at the outline. Each measure gives a *goodness* 0..1 (1 below its
-``ok`` level, 0 beyond its ``bad`` level, linear between); the confidence is the smallest of them,
-and every measure below 1 adds a reason:
+``ok`` level, 0 beyond its ``bad`` level, linear between); the confidence is their product (one
+clear fault or several slight ones both pull it down), and every measure below 1 adds a reason:
 
 ``outline_contrast``
     share of the outline (photo edges excluded) along which the colours just inside and just
@@ -22,8 +22,8 @@ and every measure below 1 adds a reason:
     holes inside the product whose colour is not the backdrop's (a ring's hole shows the backdrop,
     a white print dropped from a shirt does not);
 ``left_out``
-    foreground next to the mask but outside it: colours far from the backdrop model (shadows
-    excepted) touching the mask — the face under a hair-only mask, the legs under a cut body;
+    foreground next to the mask but outside it: colours far from the backdrop model (12 Lab, or
+    3 on a flat backdrop whose noise is under 1.5; shadows excepted) touching the mask — the face under a hair-only mask, the legs under a cut body;
 ``bays``
     pixels left out in the mask's bays (its convex hull, 2 px off the outline) that are not backdrop, however faintly (2.5 x its noise, at least 2.5 Lab;
     shadows excepted): the white parts of a white garment on white paper are a few levels off the
@@ -86,6 +86,7 @@ LEVELS: dict[str, tuple[float, float]] = {
     "strips": (0.003, 0.02),             # thin strips of the mask that reach the photo edge / its area
 }
 LOW_CONTRAST = 10.0      # Lab distance between the colours either side of the outline
+FLAT_NOISE = 1.5         # backdrop noise (Lab) below which the backdrop is flat: faint foreground counts
 BUSY_NOISE = 45.0        # backdrop noise (Lab) above which the backdrop cannot be modelled
 BUSY_GOODNESS = 0.5      # the confidence of a cut-out on a busy backdrop is at most this
 EDGE_GOODNESS = {0: 1.0, 1: 1.0, 2: 0.85, 3: 0.4, 4: 0.1}   # by the number of photo edges run along
@@ -150,7 +151,7 @@ def mask_confidence(image: np.ndarray, mask: np.ndarray, parsing: Parsing | None
         reasons.append(f"busy backdrop (noise {model.noise:.0f} Lab): the cut-out cannot be checked against it")
     measures = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()}
     measures["backdrop_noise"] = round(model.noise, 2)
-    return MaskConfidence(round(min(scores.values()), 3), reasons, measures)
+    return MaskConfidence(round(float(np.prod(list(scores.values()))), 3), reasons, measures)
 
 
 def outline_measures(lab: np.ndarray, mask: np.ndarray, radius: int = 4) -> dict[str, Any]:
@@ -221,7 +222,8 @@ def region_measures(lab: np.ndarray, mask: np.ndarray, model: Backdrop) -> dict[
               "cut_off": 0.0, "bays": 0.0, "backdrop_kept": 0.0}
     if model.noise > BUSY_NOISE:
         return values
-    far = (dist > max(2.5 * model.noise, 12.0)) & ~mask & ~shadow
+    # on a clean, flat backdrop (retouched studio white) a few Lab already tell fabric from it
+    far = (dist > max(2.5 * model.noise, 12.0 if model.noise > FLAT_NOISE else 3.0)) & ~mask & ~shadow
     far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     values["left_out"] = float(_regions_touching(far, dilate(mask, 2)).sum()) / area
     values["cut_off"] = _cut_off(far, mask) / area

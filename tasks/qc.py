@@ -76,12 +76,13 @@ def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarra
 
 def residual_text(candidate: np.ndarray, placed_mask: np.ndarray, ocr: TextDetector, ocr_side: int,
                   count_product_text: bool) -> list[str]:
-    """Text the OCR engine finds in the candidate outside the product (all text if
-    ``count_product_text``)."""
+    """Text the OCR engine finds in the candidate outside the product: boxes less than a quarter on
+    it (a box mostly on the product is product text, or OCR seeing a glyph in the product's shape);
+    all text if ``count_product_text``."""
     small, _ = resize_longest(candidate, ocr_side)
     small_mask = resize_mask(placed_mask, small.shape[:2])
     return [region.text for region in ocr.detect(small)
-            if count_product_text or share_inside(polygon_mask(small_mask.shape, region.polygon), small_mask) < 0.5]
+            if count_product_text or share_inside(polygon_mask(small_mask.shape, region.polygon), small_mask) < 0.25]
 
 
 def _normalised(text: str) -> str:

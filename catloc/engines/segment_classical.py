@@ -22,7 +22,8 @@ with a gradient or a vignette, a wall and a floor, sometimes a busy scene. Steps
    probable backdrop;
    4b. on a busy backdrop: GrabCut from a frame (the outer ``busy_margin`` is backdrop, the rest
    probably product), keeping the component nearest the centre;
-5. back to full size, where the mask edge is re-snapped to the colour edge in a thin band.
+5. back to full size, where the mask edge is re-snapped to the colour edge in a thin band (also
+   at work size: GrabCut leaves a rim of backdrop).
 
 Everything is deterministic (no randomness in the backdrop fit, k-means starts from lightness
 quantiles, OpenCV's RNG is seeded for GrabCut). No weights, CPU only.
@@ -83,21 +84,21 @@ class ClassicalSegmenter:
         if seed.sum() < 0.002 * seed.size:
             return np.zeros((h, w), dtype=bool)
         mask = self._grabcut(small, seed, outside | shadow, dist, thr, model.noise)        # 4.
-        if scale == 1.0:
-            return mask
         return self._full_size(image, mask, scale, model, thr)                             # 5.
 
     def _outside(self, lab: np.ndarray, dist: np.ndarray, texture: np.ndarray, model: Backdrop,
                  thr: float) -> np.ndarray:
-        """Step 2, backdrop reached from the border (bool (h, w)): the pixels within the backdrop's noise
-        of it (at least ``near_backdrop``) and no more textured than it that connect to the border
-        through such pixels; grown by the regions of *more light* on the backdrop that touch those or
-        the border: lighter than the surface but of its hue (:func:`catloc.backdrop.lit_like`), within max(4 x
-        ``thr``, 60) of it and smooth (local std at most ``smooth_texture``, or the backdrop's) — a
-        bright centre the surface cannot follow, a lit floor, paper noisier near the product than at
-        the photo's retouched edge. (Darker regions of the backdrop's hue are shadows: step 3.)"""
-        near = connected_to_border((dist <= max(self.near_backdrop, model.noise)) & (texture <= model.texture))
-        grow = lit_like(lab, model) & (texture <= max(model.texture, self.smooth_texture)) & (dist <= max(4 * thr, 60.0))
+        """Step 2, backdrop reached from the border (bool (h, w)): the *smooth* pixels (local std at most
+        ``smooth_texture``, or the backdrop's own: JPEG ringing beside an edge is still backdrop)
+        within the backdrop's noise of it (at least ``near_backdrop``) that connect to the border
+        through such pixels; grown by the smooth regions of *more light* on the backdrop that touch
+        those or the border: lighter than the surface but of its hue (:func:`catloc.backdrop.lit_like`),
+        within max(4 x ``thr``, 60) of it — a bright centre the surface cannot follow, a lit floor,
+        paper noisier near the product than at the photo's retouched edge. (Darker regions of the
+        backdrop's hue are shadows: step 3.)"""
+        smooth = texture <= max(model.texture, self.smooth_texture)
+        near = connected_to_border((dist <= max(self.near_backdrop, model.noise)) & smooth)
+        grow = lit_like(lab, model) & smooth & (dist <= max(4 * thr, 60.0))
         _, labels = cv2.connectedComponents(grow.astype(np.uint8), connectivity=4)
         reached = np.unique(np.concatenate([labels[near], labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         return near | np.isin(labels, reached[reached > 0])
@@ -152,16 +153,20 @@ class ClassicalSegmenter:
 
     def _full_size(self, image: np.ndarray, mask: np.ndarray, scale: float, model: Backdrop,
                    thr: float) -> np.ndarray:
-        """Step 5: ``mask`` brought to ``image``'s size and re-snapped to the colour edge within about
-        2.5 work-size px of its edge: surely product beyond ``thr``, surely backdrop within the noise."""
+        """Step 5: ``mask`` brought to ``image``'s size (when it was made smaller) and re-snapped to the
+        colour edge: within 4 work-size px inside its edge the pixels within max(noise, 3) of the
+        backdrop leave it (GrabCut's smoothing keeps a rim of backdrop and fills sharp corners);
+        within 1.5 work-size px outside it the pixels beyond ``thr`` join it."""
         h, w = image.shape[:2]
-        full = resize_mask_smooth(mask, (h, w))
-        band_px = max(1, int(round(2.5 / scale)))
-        ys, xs = np.nonzero(dilate(full, band_px) & ~erode(full, band_px))
+        full = resize_mask_smooth(mask, (h, w)) if scale != 1.0 else mask.copy()
+        inner = full & ~erode(full, max(1, int(round(4 / scale))))
+        outer = dilate(full, max(1, int(round(1.5 / scale)))) & ~full
+        ys, xs = np.nonzero(inner | outer)
         if len(ys):
             lab_band = cv2.cvtColor(image[ys, xs][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
             d = model.distance_at(lab_band, ys * scale, xs * scale, mask.shape)
-            full[ys, xs] = np.where(d > thr, True, np.where(d <= model.noise, False, full[ys, xs]))
+            in_mask = full[ys, xs]
+            full[ys, xs] = np.where(in_mask, d > max(model.noise, 3.0), d > thr)
         return fill_holes(full, max_area=max(4, int(0.01 * full.sum())))
 
 
