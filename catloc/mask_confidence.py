@@ -33,7 +33,7 @@ clear fault or several slight ones both pull it down), and every measure below 1
     something cut off the product along a line (half a head), however small;
 ``backdrop_kept``
     backdrop inside the mask: smooth pixels of the backdrop's colour, or of its hue and lighter
-    (a lit floor, a bright halo), reached from the outline;
+    (a lit floor, a bright halo), or cast shadows, reached from the outline;
 ``share``
     the share of the photo the mask covers: most of it means the backdrop went with the product;
 ``edges``
@@ -231,6 +231,7 @@ def region_measures(lab: np.ndarray, mask: np.ndarray, model: Backdrop) -> dict[
     values["bays"] = float((_bays(mask) & unlike).sum()) / area
     smooth = texture <= max(model.texture, 2.0)
     backdrop = mask & smooth & ((dist <= max(1.5 * model.noise, 4.0)) | (lit_like(lab, model) & (dist <= 60.0)))
+    backdrop |= mask & cast_shadows(lab, model, ~mask & (dist <= max(model.noise, 1.5)))
     values["backdrop_kept"] = float(_regions_touching(backdrop, mask & ~erode(mask, 1)).sum()) / area
     return values
 

@@ -17,9 +17,14 @@ their reasons are listed:
 - ``residual_text``: text regions the OCR engine still finds *outside* the product. For an
   ``original`` whose mask is not trusted, "the product" is the mask plus everything in the photo
   that is not backdrop (``product_zone``): text on a garment the mask missed is product text.
-- ``residue``: leftovers outside the product (the same zone) — QR-code finder patterns, and on a plain backdrop
-  strong isolated blobs (a plate, a sticker, an inpainting smudge) that stand out from the smoothed
-  backdrop; a backdrop too busy to tell is not checked (and says so).
+- ``residue``: leftovers outside the product (the same zone): QR-code finder patterns; and on the
+  ``original`` of a SKU whose mask is trusted (the only candidate showing the source's backdrop, and
+  only where the product is known), on a plain backdrop, strong isolated blobs (a plate, a sticker,
+  an inpainting smudge) that stand out from the smoothed backdrop; a backdrop too busy to tell is not
+  checked (and says so).
+- ``product repainted``: the clean stage inpainted more than ``qc.max_repainted`` of the product
+  (the same zone, in the source): every candidate carries those repainted pixels — a print or a
+  brand name erased, stripes smeared — so every candidate fails.
 - artefacts: product cut by the frame, product touching the source photo's edge (the supplier
   cropped it; a warning), canvas below the marketplace minimum size.
 - ``duplicate of cXX``: a candidate nearly identical to a better-ranked one of the same SKU (mean
@@ -52,7 +57,7 @@ from catloc.runfolder import SkuFolder
 
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
-            "residue_side": 512}
+            "residue_side": 512, "max_repainted": 0.02}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -121,12 +126,13 @@ def texts_lost(candidate: np.ndarray, texts: list[TextRegion], offset: tuple[flo
     return lost
 
 
-def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int) -> tuple[list[str], bool]:
+def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int,
+                    blobs: bool = True) -> tuple[list[str], bool]:
     """Leftovers outside the product (``placed_mask`` grown by 2% of the side) and whether the
-    backdrop was plain enough to look for blobs: QR finder patterns anywhere there; blobs (Lab
-    distance > 30 from the backdrop median-smoothed over 1/12 of the side) of 0.02-3% of the frame,
-    not touching the frame's edge, when under 5% of the outside differs from the smoothed backdrop
-    by more than 15."""
+    backdrop was plain enough to look for blobs: QR finder patterns anywhere there; with ``blobs``,
+    blobs (Lab distance > 30 from the backdrop median-smoothed over 1/12 of the side) of 0.02-3% of
+    the frame, not touching the frame's edge, when under 5% of the outside differs from the smoothed
+    backdrop by more than 15."""
     small, _ = resize_longest(candidate, side)
     product = dilate(resize_mask(placed_mask, small.shape[:2]), max(2, int(0.02 * max(small.shape[:2]))))
     outside = ~product
@@ -134,6 +140,8 @@ def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int) -
     for x, y, w, h in finder_patterns(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)):
         if not product[y:y + h, x:x + w].any():
             found.append(f"QR pattern at ({x / small.shape[1]:.0%}, {y / small.shape[0]:.0%})")
+    if not blobs:
+        return found, True
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     k = max(5, (max(small.shape[:2]) // 12) | 1)
     smooth = cv2.cvtColor(cv2.medianBlur(small, k), cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -153,19 +161,33 @@ def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int) -
 def product_zone(cleaned: np.ndarray, mask: np.ndarray, analysis: Analysis, qc_cfg: dict[str, Any]) -> np.ndarray:
     """Where the product may be in the cleaned source, for the checks *outside* it (residual text,
     residue) on candidates that keep the source's backdrop (the original): the mask when it is
-    trusted, else the mask plus everything that is not backdrop (:func:`catloc.backdrop.foreground`):
-    text on a garment the mask missed is product text, not residue."""
+    trusted, else the mask plus the regions of what is not backdrop (:func:`catloc.backdrop.foreground`)
+    that reach within 2% of the photo's side of it: text on a garment the mask missed is product
+    text, while a watermark in a corner stays residue."""
     if analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any():
         return mask
-    return mask | foreground(cleaned)
+    fore = foreground(cleaned)
+    if not mask.any():
+        return fore
+    _, labels = cv2.connectedComponents(fore.astype(np.uint8), connectivity=8)
+    near = dilate(mask, max(2, int(0.02 * max(mask.shape))))
+    touching = np.unique(labels[near & fore])
+    return mask | np.isin(labels, touching[touching > 0])
+
+
+def repainted_share(removed: np.ndarray, zone: np.ndarray) -> float:
+    """Share 0..1 of the product ``zone`` (bool (H, W), source) the clean stage inpainted (``removed``)."""
+    return float((removed & zone).sum()) / max(1, int(zone.sum()))
 
 
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
                     analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str,
-                    texts: list[TextRegion] | None = None, zone: np.ndarray | None = None) -> ScoredCandidate:
+                    texts: list[TextRegion] | None = None, zone: np.ndarray | None = None,
+                    repainted: float = 0.0) -> ScoredCandidate:
     """QC of one candidate ``image``: the checks of the module docstring, with reasons. ``texts``: the
     product texts of the cleaned source (:func:`product_texts`), if known; ``zone``: where the product
-    may be for an original (:func:`product_zone`; computed when not given)."""
+    may be for an original (:func:`product_zone`; computed when not given); ``repainted``: the share
+    of the product the clean stage inpainted (:func:`repainted_share`)."""
     offset, scale = tuple(candidate.offset), float(candidate.scale)
     original = candidate.kind == "original"
     size = (image.shape[1], image.shape[0])
@@ -178,7 +200,8 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     residual = residual_text(image, placed, ocr, qc_option(qc_cfg, "ocr_side"),
                              count_product_text=policy == "remove_all")
     lost = texts_lost(image, texts or [], offset, scale, ocr, qc_option(qc_cfg, "text_similarity"))
-    residue, plain = residue_outside(image, placed, qc_option(qc_cfg, "residue_side"))
+    trusted = analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any()
+    residue, plain = residue_outside(image, placed, qc_option(qc_cfg, "residue_side"), blobs=original and trusted)
     reasons, warnings = [], []
     min_conf = qc_option(qc_cfg, "min_mask_confidence")
     if not original and analysis.mask_confidence < min_conf:
@@ -190,6 +213,9 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
+    if repainted > qc_option(qc_cfg, "max_repainted"):
+        reasons.append(f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern "
+                       "erased?)")
     if lost:
         reasons.append(f"product text lost: {', '.join(lost[:3])}")
     if len(residual) > qc_option(qc_cfg, "max_residual_text"):
@@ -250,13 +276,14 @@ def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: An
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
         zone = product_zone(source, mask, analysis, qc_cfg)
+        repainted = repainted_share(storage.load_mask(cleaned.removed_mask), zone)
         images = [storage.load_rgb(c.image) for c in candidates]
-        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts, zone)
-                                  for image, c in zip(images, candidates)])
+        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts, zone,
+                                                  repainted) for image, c in zip(images, candidates)])
         scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
         return rank_candidates(scored)
 
-    inputs = [cleaned.image, analysis.product_mask] + [c.image for c in candidates]
+    inputs = [cleaned.image, cleaned.removed_mask, analysis.product_mask] + [c.image for c in candidates]
     key = stage_key("qc", inputs, {"candidates": candidates, "analysis": analysis, "ocr": engines["ocr"],
                                    "qc": qc_cfg, "policy": policy})
     return reuse_or_run(folder.manifest("qc"), key, run, list_of(ScoredCandidate), force)

@@ -11,7 +11,8 @@ from catloc.outputs import Analysis, Candidate, ScoredCandidate
 from catloc.synthetic import paint_banner
 from catloc.tasks.analyse import analyse_product
 from catloc.tasks.localize import gate_cutouts, plan_recipes
-from catloc.tasks.qc import flag_duplicates, product_texts, rank_candidates, score_candidate, texts_lost, thumbnail
+from catloc.tasks.qc import (flag_duplicates, product_texts, rank_candidates, repainted_share, score_candidate,
+                             texts_lost, thumbnail)
 from tests.synth import model_photo, supplier_photo
 
 
@@ -164,3 +165,16 @@ def test_a_product_cut_by_the_photos_frame_is_set_flush_with_the_canvas_not_floa
         assert not made.product_mask[0].any()              # with room above the head
         h, w = made.image.shape[:2]
         assert w / h == pytest.approx(recipe.aspect[0] / recipe.aspect[1], abs=0.01)
+
+
+def test_a_product_repainted_by_the_clean_stage_fails_every_candidate(engines, qc_cfg):
+    image, truth, _ = supplier_photo(384, overlay=False, product_text=None)
+    analysis = Analysis("mask.png", product_share=float(truth.mean()), mask_confidence=1.0)
+    erased = np.zeros_like(truth)
+    erased[180:240, 140:240] = True                        # a print inpainted away
+    share = repainted_share(erased, truth)
+    assert share > qc_cfg["max_repainted"]
+    out = score_candidate(image, Candidate("c01", "c01.png", kind="original"), image, truth, analysis,
+                          engines["ocr"], qc_cfg, "keep_product_text", repainted=share)
+    assert not out.qc_pass and "product repainted by the clean stage" in out.qc_reasons
+    assert repainted_share(np.zeros_like(truth), truth) == 0.0

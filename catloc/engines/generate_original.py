@@ -15,7 +15,9 @@ import math
 import cv2
 import numpy as np
 
+from catloc.backdrop import fit_backdrop
 from catloc.engines.base import EngineLoadError, Generated, Recipe
+from catloc.imaging import resize_longest
 
 
 def padded_size(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int]:
@@ -27,17 +29,16 @@ def padded_size(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, 
 
 
 class OriginalGenerator:
-    """The ``original`` generate engine. Options: ``edge_px`` (the photo's outer strip whose mean
-    colour fills the bands, px) and ``smooth`` (the bands' smoothing along the edge, as a share of
-    its length)."""
+    """The ``original`` generate engine. Options: ``work_side`` (px) the backdrop is modelled at,
+    ``border`` (share of the shorter side) of the strip it is modelled from."""
 
     name = "original"
 
-    def __init__(self, edge_px: int = 6, smooth: float = 0.03):
-        if edge_px < 1 or smooth < 0:
-            raise EngineLoadError("original generate: edge_px must be >= 1 and smooth >= 0")
-        self.edge_px = int(edge_px)
-        self.smooth = float(smooth)
+    def __init__(self, work_side: int = 384, border: float = 0.03):
+        if work_side < 32 or not 0 < border < 0.5:
+            raise EngineLoadError("original generate: work_side must be >= 32 and border in (0, 0.5)")
+        self.work_side = int(work_side)
+        self.border = float(border)
 
     def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """``image`` (RGB uint8 (H, W, 3)) centred on a canvas of ``recipe.aspect``, the bands filled
@@ -45,7 +46,9 @@ class OriginalGenerator:
         h, w = image.shape[:2]
         width, height = padded_size(w, h, tuple(recipe.aspect))
         x, y = (width - w) // 2, (height - h) // 2
-        canvas = self._bands(image, width, height, x, y)
+        canvas = np.zeros((height, width, 3), np.uint8)
+        if (width, height) != (w, h):
+            canvas = self._bands(image, width, height, x, y)
         canvas[y:y + h, x:x + w] = image
         placed = np.zeros((height, width), bool)
         placed[y:y + h, x:x + w] = mask
@@ -54,26 +57,24 @@ class OriginalGenerator:
 
     def _bands(self, image: np.ndarray, width: int, height: int, x: int, y: int) -> np.ndarray:
         """A (height, width, 3) uint8 canvas whose bands around the photo's place (at ``x``, ``y``)
-        continue the photo's edges; the photo's place itself is left for the caller to fill."""
+        carry the backdrop profile of the side they adjoin; the photo's place is left to the caller."""
         h, w = image.shape[:2]
-        k = min(self.edge_px, h, w)
-        if width > w:       # bands left and right: per row, the mean of the outer k columns
-            left = image[:, :k].mean(axis=1, dtype=np.float32)[:, None]
-            right = image[:, -k:].mean(axis=1, dtype=np.float32)[:, None]
-            left, right = (self._smoothed(c, h) for c in (left, right))
-            rows = np.concatenate([np.repeat(left, x, 1), np.zeros((h, w, 3), np.float32),
+        small, _ = resize_longest(image, self.work_side)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+        top, bottom, left, right = fit_backdrop(lab, max(2, int(round(self.border * min(lab.shape[:2]))))).profiles
+        if width > w:       # bands left and right, one colour per row
+            left, right = (_rgb_profile(p, h)[:, None] for p in (left, right))
+            return np.concatenate([np.repeat(left, x, 1), np.zeros((h, w, 3), np.uint8),
                                    np.repeat(right, width - w - x, 1)], axis=1)
-            return np.clip(np.rint(rows), 0, 255).astype(np.uint8)
-        top = image[:k].mean(axis=0, dtype=np.float32)[None]
-        bottom = image[-k:].mean(axis=0, dtype=np.float32)[None]
-        top, bottom = (self._smoothed(r.transpose(1, 0, 2), w).transpose(1, 0, 2) for r in (top, bottom))
-        cols = np.concatenate([np.repeat(top, y, 0), np.zeros((h, w, 3), np.float32),
+        top, bottom = (_rgb_profile(p, w)[None] for p in (top, bottom))
+        return np.concatenate([np.repeat(top, y, 0), np.zeros((h, w, 3), np.uint8),
                                np.repeat(bottom, height - h - y, 0)], axis=0)
-        return np.clip(np.rint(cols), 0, 255).astype(np.uint8)
 
-    def _smoothed(self, column: np.ndarray, length: int) -> np.ndarray:
-        """A (length, 1, 3) float32 colour profile Gaussian-smoothed along its length."""
-        sigma = self.smooth * length
-        if sigma < 0.5:
-            return column
-        return cv2.GaussianBlur(column, (1, 0), sigmaX=0.1, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+
+def _rgb_profile(profile: np.ndarray, n: int) -> np.ndarray:
+    """A Lab profile (M, 3) resampled to ``n`` positions, as RGB uint8 (n, 3)."""
+    grid = np.linspace(0.0, 1.0, len(profile))
+    t = np.linspace(0.0, 1.0, n)
+    lab = np.stack([np.interp(t, grid, profile[:, c]) for c in range(3)], axis=1)
+    lab = np.clip(np.rint(lab), 0, 255).astype(np.uint8)[:, None, :]
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)[:, 0, :]

@@ -23,7 +23,8 @@ with a gradient or a vignette, a wall and a floor, sometimes a busy scene. Steps
    4b. on a busy backdrop: GrabCut from a frame (the outer ``busy_margin`` is backdrop, the rest
    probably product), keeping the component nearest the centre;
 5. back to full size, where the mask edge is re-snapped to the colour edge in a thin band (also
-   at work size: GrabCut leaves a rim of backdrop).
+   at work size: GrabCut leaves a rim of backdrop), and its outer pixels that look more like the
+   backdrop just outside than the product just inside are peeled (:func:`refine_edge`).
 
 Everything is deterministic (no randomness in the backdrop fit, k-means starts from lightness
 quantiles, OpenCV's RNG is seeded for GrabCut). No weights, CPU only.
@@ -167,7 +168,31 @@ class ClassicalSegmenter:
             d = model.distance_at(lab_band, ys * scale, xs * scale, mask.shape)
             in_mask = full[ys, xs]
             full[ys, xs] = np.where(in_mask, d > max(model.noise, 3.0), d > thr)
+        full = refine_edge(image, full, max(2, int(round(1.2 / scale))))
         return fill_holes(full, max_area=max(4, int(0.01 * full.sum())))
+
+
+def refine_edge(image: np.ndarray, mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` less the pixels of its outer ``px``-wide band whose colour is closer to the backdrop
+    just outside (the mean Lab colour of the non-mask pixels ``px`` to ``5 px`` away) than to the
+    product just inside (the mean of the mask pixels ``2 px`` to ``5 px`` deep): the rim of wall,
+    paper or shadow a cut-out would otherwise carry (bool (H, W); ``image`` RGB uint8)."""
+    window = bbox_window(mask, 6 * px)
+    if window is None:
+        return mask
+    sub, crop = mask[window], image[window]
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    core = erode(sub, 2 * px).astype(np.float32)
+    out = (~dilate(sub, px)).astype(np.float32)
+    k = (6 * px + 1, 6 * px + 1)
+    mean_in = cv2.blur(lab * core[..., None], k) / np.maximum(cv2.blur(core, k), 1e-3)[..., None]
+    mean_out = cv2.blur(lab * out[..., None], k) / np.maximum(cv2.blur(out, k), 1e-3)[..., None]
+    seen = (cv2.blur(core, k) > 0.02) & (cv2.blur(out, k) > 0.02)
+    band = sub & ~erode(sub, px) & seen
+    closer_out = np.linalg.norm(lab - mean_out, axis=-1) < np.linalg.norm(lab - mean_in, axis=-1)
+    refined = mask.copy()
+    refined[window] = sub & ~(band & closer_out)
+    return refined
 
 
 def resize_mask_smooth(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
