@@ -246,7 +246,9 @@ def _backdrop_colours(values: np.ndarray, side: np.ndarray, corner: np.ndarray,
                    clusters: int) -> tuple[np.ndarray, np.ndarray]:
     """K-means centres (K, 3) of the border pixels that are backdrop: clusters whose centres lie
     within 25 Lab of each other are judged together (a floor's light fall-off splits it), by
-    :func:`_held`. Also returns which border pixels belong to a kept centre (N,) bool."""
+    :func:`_held`. Also returns which border pixels belong to a kept centre (N,) bool: assigned to
+    it and within max(6, 2.5 x the cluster's median distance) of it (not a product's blurred rim
+    that k-means happened to give the backdrop's cluster)."""
     pixels = values.astype(np.float32)
     members = np.zeros(len(values), bool)
     if len(pixels) < clusters:
@@ -262,6 +264,9 @@ def _backdrop_colours(values: np.ndarray, side: np.ndarray, corner: np.ndarray,
         if _held(on, side, corner):
             kept += list(np.flatnonzero(group == g))
             members |= on
+    if kept:
+        d = nearest_centre_distance(pixels, centres[kept])
+        members &= d <= max(6.0, 2.5 * float(np.median(d[members])))
     return centres[kept], members
 
 

@@ -37,8 +37,9 @@ clear fault or several slight ones both pull it down), and every measure below 1
 ``share``
     the share of the photo the mask covers: most of it means the backdrop went with the product;
 ``edges``
-    photo edges the mask runs along (at least 5% of a side): three or four mean the backdrop
-    went with the product;
+    photo edges the mask runs along (at least 5% of a side): a tall model runs along the top and
+    the bottom (0.85); two edges of which one is a side are less sure (0.75: a rock, a floor, a
+    sleeve running out); three or four mean the backdrop went with the product;
 ``side_contact``, ``span_contact``
     the share of a side edge (left, right) or of the top or bottom edge the mask runs along: a
     model is cut by the bottom edge, not by a third of the left one, and no product spans the whole
@@ -46,6 +47,11 @@ clear fault or several slight ones both pull it down), and every measure below 1
 ``strips``
     thin strips of the mask (what a 7 px disc cannot fit in) that reach the photo's edge: a floor
     line or a table edge taken along;
+``rim``
+    at the photo's own size, the share of the mask's outer band (6 px at 1024 px) whose colour is
+    nearer the mean colour just outside than the mean colour further inside, where those two differ
+    (by more than 15 Lab): a halo of wall around hair, the white reflection under a shoe, a floor
+    patch under a bag, a translucent hem showing the paper;
 ``busy_backdrop``
     a backdrop whose colours are too varied to model (a street, a brick wall): ``left_out`` and
     ``backdrop_kept`` cannot be measured, and the cut-out is less sure;
@@ -66,7 +72,7 @@ import numpy as np
 
 from catloc.backdrop import Backdrop, cast_shadows, fit_backdrop, lit_like, local_std
 from catloc.engines.base import Parsing
-from catloc.imaging import dilate, erode, fill_holes, resize_longest, resize_mask
+from catloc.imaging import bbox_window, dilate, erode, fill_holes, resize_longest, resize_mask
 
 # measure -> (ok, bad) levels of its value; goodness falls linearly from 1 at ok to 0 at bad
 LEVELS: dict[str, tuple[float, float]] = {
@@ -84,12 +90,14 @@ LEVELS: dict[str, tuple[float, float]] = {
     "side_contact": (0.22, 0.40),        # the longest run along the left or right edge / that edge
     "span_contact": (0.70, 0.95),        # the longest run along the top or bottom edge / that edge
     "strips": (0.003, 0.02),             # thin strips of the mask that reach the photo edge / its area
+    "rim": (0.22, 0.30),                 # share of the outline band whose colour is the outside's, not the inside's
 }
 LOW_CONTRAST = 10.0      # Lab distance between the colours either side of the outline
 FLAT_NOISE = 1.5         # backdrop noise (Lab) below which the backdrop is flat: faint foreground counts
 BUSY_NOISE = 45.0        # backdrop noise (Lab) above which the backdrop cannot be modelled
 BUSY_GOODNESS = 0.5      # the confidence of a cut-out on a busy backdrop is at most this
 EDGE_GOODNESS = {0: 1.0, 1: 1.0, 2: 0.85, 3: 0.4, 4: 0.1}   # by the number of photo edges run along
+SIDE_PAIR_GOODNESS = 0.75  # two edges of which one is the left or right: cut by a side as well as another edge
 
 REASONS = {
     "outline_contrast": "outline runs through smooth regions ({:.0%} of it; face? white fabric?)",
@@ -106,6 +114,7 @@ REASONS = {
     "side_contact": "runs along {:.0%} of a side edge of the photo: backdrop kept?",
     "span_contact": "spans {:.0%} of the top or bottom edge of the photo: floor or table kept?",
     "strips": "thin strips run to the photo's edge ({:.1%} of its area: a floor line, a table edge?)",
+    "rim": "a rim of backdrop along the outline ({:.0%} of it looks like the outside: halo, reflection, shadow?)",
 }
 
 
@@ -138,10 +147,13 @@ def mask_confidence(image: np.ndarray, mask: np.ndarray, parsing: Parsing | None
     values = outline_measures(lab, m)
     values.update(region_measures(lab, m, model))
     values["share"] = float(mask.mean())
+    values["rim"] = rim_share(image, mask)
     if parsing is not None:
         values.update(parsing_measures(parsing, mask))
     scores = {name: goodness(values[name], *LEVELS[name]) for name in LEVELS if name in values}
     scores["edges"] = EDGE_GOODNESS[len(values["edges"])]
+    if len(values["edges"]) == 2 and {"left", "right"} & set(values["edges"]):
+        scores["edges"] = SIDE_PAIR_GOODNESS
     if model.noise > BUSY_NOISE:
         scores["busy_backdrop"] = BUSY_GOODNESS
     reasons = [REASONS[name].format(values[name]) for name, g in scores.items() if g < 1 and name in REASONS]
@@ -182,6 +194,33 @@ def outline_measures(lab: np.ndarray, mask: np.ndarray, radius: int = 4) -> dict
     return {"outline_contrast": low_total / max(1, n_total), "smooth_run": longest / max(1.0, diameter),
             "edges": edges, "strips": _edge_strips(mask) / float(mask.sum()),
             **{k: float(v) for k, v in contact.items()}}
+
+
+def rim_share(image: np.ndarray, mask: np.ndarray) -> float:
+    """``rim`` of the module docstring: of the mask's outer band (2 x ``px`` wide, ``px`` = 3 at 1024 px),
+    where the mean colours of the mask ``3 px``-``6 px`` deep and of the outside ``px``-``3 px`` away
+    differ by more than 15 Lab, the share of pixels nearer the outside's (0..1; 0 for no such band)."""
+    h, w = mask.shape
+    px = max(1, int(round(3 * max(h, w) / 1024)))
+    window = bbox_window(mask, 9 * px)
+    if window is None:
+        return 0.0
+    sub = mask[window]
+    lab = cv2.cvtColor(image[window], cv2.COLOR_RGB2LAB).astype(np.float32)
+    core = (erode(sub, 3 * px) & ~erode(sub, 6 * px)).astype(np.float32)
+    out = (dilate(sub, 3 * px) & ~dilate(sub, px)).astype(np.float32)
+    k = (12 * px + 1, 12 * px + 1)
+    weight_in, weight_out = cv2.blur(core, k), cv2.blur(out, k)
+    mean_in = cv2.blur(lab * core[..., None], k) / np.maximum(weight_in, 1e-3)[..., None]
+    mean_out = cv2.blur(lab * out[..., None], k) / np.maximum(weight_out, 1e-3)[..., None]
+    inner = np.zeros(mask.shape, bool)
+    inner[2:-2, 2:-2] = True
+    band = sub & ~erode(sub, 2 * px) & inner[window] & (weight_in > 0.02) & (weight_out > 0.02)
+    band &= np.linalg.norm(mean_in - mean_out, axis=-1) > 15.0
+    if not band.any():
+        return 0.0
+    nearer_out = np.linalg.norm(lab - mean_out, axis=-1) < np.linalg.norm(lab - mean_in, axis=-1)
+    return float(nearer_out[band].mean())
 
 
 def _edge_strips(mask: np.ndarray) -> float:
