@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 
 __all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
-           "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "largest_components",
-           "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band", "seam_colour_shift",
-           "share_inside"]
+           "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "finder_patterns",
+           "largest_components", "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band",
+           "seam_colour_shift", "share_inside"]
 
 
 def _as_u8(mask: np.ndarray) -> np.ndarray:
@@ -397,3 +397,41 @@ def seam_colour_shift(image: np.ndarray, reference: np.ndarray, keep: np.ndarray
         return 0.0
     lab = [cv2.cvtColor(x[band][None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0] for x in (image, reference)]
     return float(np.sqrt(((lab[0] - lab[1]) ** 2).sum(axis=-1)).mean())
+# ---------------------------------------------------------------- patterns
+
+def finder_patterns(gray: np.ndarray, min_module_px: float = 1.5) -> list[tuple[int, int, int, int]]:
+    """QR-code finder patterns in an image: a dark square ring around a light ring around a dark
+    square (module widths 1:1:3:1:1), the mark a QR code has in three corners.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    min_module_px : float
+        The smallest module (px) looked for: patterns under 7 x this wide are ignored.
+
+    Returns
+    -------
+    boxes : list of (x, y, w, h)
+        One per pattern found (px), from a locally thresholded copy (dark = below the mean of a
+        window about 1/16 of the shorter side, by 10 levels): a four-cornered convex outer square
+        (sides 0.7-1.4 of each other) with exactly one hole whose own child, the centre square, has
+        1/3 - 1/9 of its area.
+    """
+    block = max(11, (min(gray.shape[:2]) // 16) | 1)
+    binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    tree, boxes = hierarchy[0], []
+    for i, contour in enumerate(contours):
+        hole = tree[i][2]
+        if hole < 0 or tree[hole][0] >= 0 or tree[hole][2] < 0:        # one hole, holding a centre
+            continue
+        outer, centre = cv2.contourArea(contour), cv2.contourArea(contours[tree[hole][2]])
+        x, y, w, h = cv2.boundingRect(contour)
+        if min(w, h) < 7 * min_module_px or not 0.7 <= w / max(h, 1) <= 1.4 or centre <= 0:
+            continue
+        approx = cv2.approxPolyDP(contour, 0.08 * cv2.arcLength(contour, True), True)
+        if len(approx) == 4 and cv2.isContourConvex(approx) and 3.0 <= outer / centre <= 9.0:
+            boxes.append((int(x), int(y), int(w), int(h)))
+    return boxes

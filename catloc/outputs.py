@@ -56,6 +56,9 @@ class Analysis(StageOutput):
     product_share: float = 0.0                          # share of the photo the product covers
     bbox: list[int] = field(default_factory=list)       # x0, y0, x1, y1 in px
     touches_edges: list[str] = field(default_factory=list)  # photo edges the product touches
+    mask_confidence: float = 1.0                        # 0..1: how far the mask can be trusted for a cut-out
+    mask_reasons: list[str] = field(default_factory=list)   # why the confidence is below 1
+    mask_measures: dict[str, Any] = field(default_factory=dict)  # the measures behind it (catloc.mask_confidence)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Candidate(StageOutput):
     candidate_id: str                                   # c01..c16: the recipe's position
     image: str
     recipe: str = ""
+    kind: str = "studio"                                # the recipe's kind: original, studio (a cut-out), ...
     scene: str = ""
     framing: str = ""
     seed: int = 0
@@ -87,6 +91,9 @@ class ScoredCandidate(Candidate):
     qc_pass: bool = False
     qc_reasons: str = ""
     rank: int = 0
+    text_lost: list[str] = field(default_factory=list)   # product text read on the cleaned source, not on this
+    residue: list[str] = field(default_factory=list)     # leftovers found outside the product (codes, blobs)
+    duplicate_of: str = ""                              # the better candidate this one nearly equals
 
 
 def to_plain(output: Any) -> Any:

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from catloc.outputs import Cleaned, ScoredCandidate, Source
+from catloc.outputs import Analysis, Cleaned, ScoredCandidate, Source
 
 STAGES = ("ingest", "clean", "analyse", "localize", "qc", "export")
 
@@ -19,13 +19,14 @@ REVIEW_COLUMNS = [
     "run_id", "sku", "market", "candidate_id", "rank", "recipe", "seed", "image",
     "qc_pass", "qc_reasons", "product_fidelity", "residual_text", "engine",
     "scene", "framing", "width", "height", "source_image", "cleaned_image", "title",
-    "category", "pick", "attempt",
+    "category", "pick", "attempt", "mask_confidence", "text_lost", "residue", "duplicate_of",
 ]
 
 STATUS_COLUMNS = [
     "run_id", "sku", "status", "stage", "error", "source_image", "cleaned_image",
     "n_candidates", "n_passed", "seconds", "row", "title", "category", "priority",
-    "text_found", "text_removed", "text_kept", "qr_removed", "attempt",
+    "text_found", "text_removed", "text_kept", "qr_removed", "attempt", "mask_confidence", "mask_reasons",
+    "cutouts_skipped",
 ]
 
 # the review page's picks.csv: one row per decided candidate, plus one per SKU marked for regeneration
@@ -92,6 +93,7 @@ class SkuRecord:
     attempt: int = 0                  # the candidates' newest attempt (n: regenerated n times)
     input_key: str = ""               # hash of the catalog row + config this record was made from
     clean_report: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] = field(default_factory=dict)   # the Analysis (mask confidence and reasons)
     candidates: list[ScoredCandidate] = field(default_factory=list)
 
     @classmethod
@@ -100,11 +102,14 @@ class SkuRecord:
         return cls(sku=item.sku, status=status, row=item.row, title=item.title, category=item.category,
                    priority=item.priority, **fields)
 
-    def finish(self, source: Source, cleaned: Cleaned, scored: list[ScoredCandidate]) -> None:
+    def finish(self, source: Source, cleaned: Cleaned, scored: list[ScoredCandidate],
+               analysis: Analysis | None = None) -> None:
         """The SKU went through every stage."""
         self.status, self.stage, self.error = "done", "", ""
         self._keep(source, cleaned)
         self.candidates = scored
+        if analysis is not None:
+            self.analysis = analysis.to_dict()
 
     def fail(self, error: SkuError, source: Source | None = None, cleaned: Cleaned | None = None) -> None:
         """The SKU stopped at ``error.stage``; what the stages before it made is kept for the sheets."""

@@ -41,9 +41,10 @@ def process_sku(item: CatalogItem, run: RunSettings, input_key: str = "") -> Sku
         cleaned = clean(source, folder, cfg.engines, run.clean, force=run.forces("clean"))
         analysis = analyse(cleaned, folder, cfg.engines, force=run.forces("analyse"))
         candidates = localize(cleaned, analysis, item.sku, folder, run.market, run.n_candidates, cfg.engines,
-                              force=run.forces("localize"), mix=mix)
+                              force=run.forces("localize"), mix=mix,
+                              min_mask_confidence=float(cfg.qc.get("min_mask_confidence", 0.8)))
         record.finish(source, cleaned, qc(candidates, cleaned, analysis, folder, cfg.engines, cfg.qc,
-                                          run.clean.policy, force=run.forces("qc")))
+                                          run.clean.policy, force=run.forces("qc")), analysis)
     except SkuError as exc:
         record.fail(exc, source, cleaned)
     record.seconds = time.monotonic() - started

@@ -33,10 +33,13 @@ def review_rows(records: list[SkuRecord], folder: RunFolder, market: str) -> pd.
                 "width": cand.width, "height": cand.height,
                 "source_image": folder.relative(rec.source_image), "cleaned_image": folder.relative(rec.cleaned_image),
                 "title": rec.title, "category": rec.category, "pick": "", "attempt": cand.attempt,
+                "mask_confidence": (rec.analysis or {}).get("mask_confidence"),
+                "text_lost": len(cand.text_lost), "residue": len(cand.residue), "duplicate_of": cand.duplicate_of,
             })
     frame = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
     return frame.astype({"rank": "Int64", "seed": "Int64", "residual_text": "Int64", "width": "Int64",
-                         "height": "Int64", "product_fidelity": "float64", "qc_pass": "bool", "attempt": "Int64"})
+                         "height": "Int64", "product_fidelity": "float64", "qc_pass": "bool", "attempt": "Int64",
+                         "mask_confidence": "float64", "text_lost": "Int64", "residue": "Int64"})
 
 
 def status_rows(records: list[SkuRecord], folder: RunFolder) -> pd.DataFrame:
@@ -50,11 +53,22 @@ def status_rows(records: list[SkuRecord], folder: RunFolder) -> pd.DataFrame:
             "seconds": round(float(rec.seconds), 2), "row": rec.row, "title": rec.title, "category": rec.category,
             "priority": rec.priority, "text_found": report.get("text_found"), "text_removed": report.get("text_removed"),
             "text_kept": report.get("text_kept"), "qr_removed": report.get("qr_removed"), "attempt": rec.attempt,
+            **analysis_columns(rec),
         })
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
     return frame.astype({"n_candidates": "int64", "n_passed": "int64", "seconds": "float64", "row": "Int64",
                          "priority": "Int64", "text_found": "Int64", "text_removed": "Int64",
-                         "text_kept": "Int64", "qr_removed": "Int64", "attempt": "int64"})
+                         "text_kept": "Int64", "qr_removed": "Int64", "attempt": "int64", "mask_confidence": "float64"})
+
+
+def analysis_columns(rec: SkuRecord) -> dict[str, Any]:
+    """The status columns from the SKU's analysis: mask confidence, its reasons, and the reason the
+    cut-outs were skipped (the ``original`` candidate's ``cut-outs skipped`` warning), if they were."""
+    analysis = rec.analysis or {}
+    skipped = next((part for c in rec.candidates if c.kind == "original"
+                    for part in c.qc_reasons.split("; ") if part.startswith("cut-outs skipped")), "")
+    return {"mask_confidence": analysis.get("mask_confidence"), "mask_reasons": "; ".join(analysis.get("mask_reasons") or []),
+            "cutouts_skipped": skipped}
 
 
 def write_table(frame: pd.DataFrame, folder: RunFolder, name: str) -> tuple[str, str]:

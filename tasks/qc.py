@@ -1,28 +1,68 @@
 """Stage 5, qc: score every candidate, give it pass/fail with reasons and a rank.
 
+``qc_pass`` means "a reviewer could publish this": every check below passed. Checks, in the order
+their reasons are listed:
+
+- ``mask confidence`` (cut-outs only): the analysis' confidence in the product mask is at least
+  ``qc.min_mask_confidence``; below it the cut-out is not trusted (localize does not even make it;
+  a cut-out that exists anyway fails here). The ``original`` candidate of such a SKU carries the
+  reason as a warning (``cut-outs skipped: ...``).
 - ``product_fidelity`` (0..1): 1 - mean absolute difference / 255 between the candidate and
-  the cleaned source inside the product mask (eroded by 1 px), at the placement the
-  generator reports. 1.0 means the product's pixels are exactly the source's.
-- ``residual_text``: text regions the OCR engine still finds *outside* the product.
-- artefacts: product cut by the frame, product touching the source photo's edge (the
-  supplier cropped it), canvas below the marketplace minimum size.
+  the cleaned source inside the product mask (eroded by 1 px; the whole photo for an ``original``
+  without a mask), at the placement the generator reports. 1.0 means the product's pixels are
+  exactly the source's.
+- ``product text lost``: every text the OCR engine reads confidently (score >= ``qc.legible_score``)
+  on the cleaned source inside the product must still read (a similar string, ``qc.text_similarity``)
+  in the same place on the candidate (moved by the candidate's offset and scale).
+- ``residual_text``: text regions the OCR engine still finds *outside* the product. For an
+  ``original`` whose mask is not trusted, "the product" is the mask plus everything in the photo
+  that is not backdrop (``product_zone``): text on a garment the mask missed is product text.
+- ``residue``: leftovers outside the product (the same zone): QR-code finder patterns; and on the
+  ``original`` of a SKU whose mask is trusted (the only candidate showing the source's backdrop, and
+  only where the product is known), on a plain backdrop, strong isolated blobs (a plate, a sticker,
+  an inpainting smudge) that stand out from the smoothed backdrop; a backdrop too busy to tell is not
+  checked (and says so).
+- ``product repainted``: the clean stage inpainted more than ``qc.max_repainted`` of the product
+  (the same zone, in the source): every candidate carries those repainted pixels — a print or a
+  brand name erased, stripes smeared — so every candidate fails.
+- artefacts: product cut by the frame, product touching the source photo's edge (the supplier
+  cropped it; a warning), canvas below the marketplace minimum size.
+- ``duplicate of cXX``: a candidate nearly identical to a better-ranked one of the same SKU (mean
+  absolute difference of 48 x 48 thumbnails below ``qc.duplicate_diff`` levels) fails; the best of
+  them keeps its verdict.
+
+Rank: passing first, then least residual text, highest fidelity, cut-outs before the original,
+recipe order.
 """
 from __future__ import annotations
 
+import difflib
+import re
+from dataclasses import replace
 from typing import Any
 
-from dataclasses import replace
-
+import cv2
 import numpy as np
 
 from catloc import storage
+from catloc.backdrop import foreground
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
-from catloc.engines.base import TextDetector
-from catloc.imaging import erode, place, polygon_mask, resize_longest, resize_mask, share_inside
+from catloc.engines.base import TextDetector, TextRegion
+from catloc.imaging import (dilate, erode, finder_patterns, place, polygon_mask, resize_longest, resize_mask,
+                            share_inside)
 from catloc.outputs import Analysis, Candidate, Cleaned, ScoredCandidate, list_of
 from catloc.runfolder import SkuFolder
+
+DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
+            "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
+            "residue_side": 512, "max_repainted": 0.02}
+
+
+def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
+    """``qc_cfg[name]`` or its default (:data:`DEFAULTS`), as the default's type."""
+    return type(DEFAULTS[name])(qc_cfg.get(name, DEFAULTS[name]))
 
 
 def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarray, placed: np.ndarray,
@@ -41,62 +81,209 @@ def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarra
 
 def residual_text(candidate: np.ndarray, placed_mask: np.ndarray, ocr: TextDetector, ocr_side: int,
                   count_product_text: bool) -> list[str]:
-    """Text the OCR engine finds in the candidate outside the product (all text if
-    ``count_product_text``)."""
+    """Text the OCR engine finds in the candidate outside the product: boxes less than a quarter on
+    it (a box mostly on the product is product text, or OCR seeing a glyph in the product's shape);
+    all text if ``count_product_text``."""
     small, _ = resize_longest(candidate, ocr_side)
     small_mask = resize_mask(placed_mask, small.shape[:2])
     return [region.text for region in ocr.detect(small)
-            if count_product_text or share_inside(polygon_mask(small_mask.shape, region.polygon), small_mask) < 0.5]
+            if count_product_text or share_inside(polygon_mask(small_mask.shape, region.polygon), small_mask) < 0.25]
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).casefold()
+
+
+def text_similarity(a: str, b: str) -> float:
+    """0..1: how alike two readings are, case, spaces and punctuation aside (difflib's ratio)."""
+    return difflib.SequenceMatcher(None, _normalised(a), _normalised(b)).ratio()
+
+
+def product_texts(cleaned: np.ndarray, mask: np.ndarray, ocr: TextDetector, min_score: float) -> list[TextRegion]:
+    """The texts the OCR engine reads on the cleaned source with at least ``min_score``, at least half
+    inside the product ``mask``, with two or more letters or digits: what must stay legible."""
+    if not mask.any():
+        return []
+    return [r for r in ocr.detect(cleaned) if r.score >= min_score and len(_normalised(r.text)) >= 2
+            and share_inside(polygon_mask(mask.shape, r.polygon), mask) >= 0.5]
+
+
+def texts_lost(candidate: np.ndarray, texts: list[TextRegion], offset: tuple[float, float], scale: float,
+               ocr: TextDetector, min_similarity: float) -> list[str]:
+    """The ``texts`` (read on the source) that no longer read alike on ``candidate`` in their place
+    (source polygon x ``scale`` + ``offset``); ``'TEXT' (read 'T3XT')`` for each, or ``(unread)``."""
+    h, w = candidate.shape[:2]
+    lost = []
+    for region in texts:
+        polygon = region.polygon * scale + np.asarray(offset, np.float32)
+        if polygon[:, 0].min() < 0 or polygon[:, 1].min() < 0 or polygon[:, 0].max() > w or polygon[:, 1].max() > h:
+            continue  # outside the frame: "product cut by the frame" says it
+        readings = ocr.read(candidate, [polygon])
+        best = max((text_similarity(region.text, r.text) for r in readings), default=0.0)
+        if best < min_similarity:
+            seen = readings[0].text if readings else "(unread)"
+            lost.append(f"{region.text!r} (read {seen!r})" if readings else f"{region.text!r} {seen}")
+    return lost
+
+
+def residue_outside(candidate: np.ndarray, placed_mask: np.ndarray, side: int,
+                    blobs: bool = True) -> tuple[list[str], bool]:
+    """Leftovers outside the product (``placed_mask`` grown by 2% of the side) and whether the
+    backdrop was plain enough to look for blobs: QR finder patterns anywhere there; with ``blobs``,
+    blobs (Lab distance > 30 from the backdrop median-smoothed over 1/12 of the side) of 0.02-3% of
+    the frame, not touching the frame's edge, when under 5% of the outside differs from the smoothed
+    backdrop by more than 15."""
+    small, _ = resize_longest(candidate, side)
+    product = dilate(resize_mask(placed_mask, small.shape[:2]), max(2, int(0.02 * max(small.shape[:2]))))
+    outside = ~product
+    found = []
+    for x, y, w, h in finder_patterns(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)):
+        if not product[y:y + h, x:x + w].any():
+            found.append(f"QR pattern at ({x / small.shape[1]:.0%}, {y / small.shape[0]:.0%})")
+    if not blobs:
+        return found, True
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    k = max(5, (max(small.shape[:2]) // 12) | 1)
+    smooth = cv2.cvtColor(cv2.medianBlur(small, k), cv2.COLOR_RGB2LAB).astype(np.float32)
+    residual = np.linalg.norm(lab - smooth, axis=-1)
+    if outside.sum() == 0 or (residual[outside] > 15).mean() > 0.05:
+        return found, False
+    blobs = cv2.morphologyEx(((residual > 30) & outside).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, _, stats, centroids = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    hs, ws = small.shape[:2]
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if 0.0002 * hs * ws <= area <= 0.03 * hs * ws and x > 0 and y > 0 and x + w < ws and y + h < hs:
+            found.append(f"blob at ({centroids[i][0] / ws:.0%}, {centroids[i][1] / hs:.0%})")
+    return found, True
+
+
+def product_zone(cleaned: np.ndarray, mask: np.ndarray, analysis: Analysis, qc_cfg: dict[str, Any]) -> np.ndarray:
+    """Where the product may be in the cleaned source, for the checks *outside* it (residual text,
+    residue) on candidates that keep the source's backdrop (the original): the mask when it is
+    trusted, else the mask plus the regions of what is not backdrop (:func:`catloc.backdrop.foreground`)
+    that reach within 2% of the photo's side of it: text on a garment the mask missed is product
+    text, while a watermark in a corner stays residue."""
+    if analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any():
+        return mask
+    fore = foreground(cleaned)
+    if not mask.any():
+        return fore
+    _, labels = cv2.connectedComponents(fore.astype(np.uint8), connectivity=8)
+    near = dilate(mask, max(2, int(0.02 * max(mask.shape))))
+    touching = np.unique(labels[near & fore])
+    return mask | np.isin(labels, touching[touching > 0])
+
+
+def repainted_share(removed: np.ndarray, zone: np.ndarray) -> float:
+    """Share 0..1 of the product ``zone`` (bool (H, W), source) the clean stage inpainted (``removed``)."""
+    return float((removed & zone).sum()) / max(1, int(zone.sum()))
 
 
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
-                    analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str) -> ScoredCandidate:
-    """QC of one candidate ``image``: fidelity, residual text, frame and size checks, with reasons."""
+                    analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str,
+                    texts: list[TextRegion] | None = None, zone: np.ndarray | None = None,
+                    repainted: float = 0.0) -> ScoredCandidate:
+    """QC of one candidate ``image``: the checks of the module docstring, with reasons. ``texts``: the
+    product texts of the cleaned source (:func:`product_texts`), if known; ``zone``: where the product
+    may be for an original (:func:`product_zone`; computed when not given); ``repainted``: the share
+    of the product the clean stage inpainted (:func:`repainted_share`)."""
     offset, scale = tuple(candidate.offset), float(candidate.scale)
-    placed = place(mask.astype(np.uint8), offset, scale, (image.shape[1], image.shape[0]), nearest=True) > 0
-    fidelity, inside = product_fidelity(image, cleaned, mask, placed, offset, scale)
-    texts = residual_text(image, placed, ocr, int(qc_cfg.get("ocr_side", 768)),
-                          count_product_text=policy == "remove_all")
-    reasons = []
-    min_fid = float(qc_cfg.get("min_product_fidelity", 0.995))
+    original = candidate.kind == "original"
+    size = (image.shape[1], image.shape[0])
+    region = mask if mask.any() or not original else np.ones(mask.shape, bool)
+    placed = place(region.astype(np.uint8), offset, scale, size, nearest=True) > 0
+    fidelity, inside = product_fidelity(image, cleaned, region, placed, offset, scale)
+    if original:
+        zone = product_zone(cleaned, mask, analysis, qc_cfg) if zone is None else zone
+        placed = place(zone.astype(np.uint8), offset, scale, size, nearest=True) > 0
+    residual = residual_text(image, placed, ocr, qc_option(qc_cfg, "ocr_side"),
+                             count_product_text=policy == "remove_all")
+    lost = texts_lost(image, texts or [], offset, scale, ocr, qc_option(qc_cfg, "text_similarity"))
+    trusted = analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any()
+    residue, plain = residue_outside(image, placed, qc_option(qc_cfg, "residue_side"), blobs=original and trusted)
+    reasons, warnings = [], []
+    min_conf = qc_option(qc_cfg, "min_mask_confidence")
+    if not original and analysis.mask_confidence < min_conf:
+        reasons.append(f"mask confidence {analysis.mask_confidence:.2f} < {min_conf:.2f}: "
+                       + ("; ".join(analysis.mask_reasons) or "no reason given"))
+    if original and (analysis.mask_confidence < min_conf or not mask.any()):
+        warnings.append(f"cut-outs skipped: mask confidence {analysis.mask_confidence:.2f} < {min_conf:.2f}"
+                        + (f" ({'; '.join(analysis.mask_reasons)})" if analysis.mask_reasons else ""))
+    min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
-    if len(texts) > int(qc_cfg.get("max_residual_text", 0)):
-        shown = ", ".join(repr(t) for t in texts[:3])
-        reasons.append(f"residual text outside the product: {len(texts)} ({shown})")
+    if repainted > qc_option(qc_cfg, "max_repainted"):
+        reasons.append(f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern "
+                       "erased?)")
+    if lost:
+        reasons.append(f"product text lost: {', '.join(lost[:3])}")
+    if len(residual) > qc_option(qc_cfg, "max_residual_text"):
+        reasons.append(f"residual text outside the product: {len(residual)} ({', '.join(repr(t) for t in residual[:3])})")
+    if residue:
+        reasons.append(f"residue outside the product: {', '.join(residue[:3])}")
     if inside < 0.999:
         reasons.append(f"product cut by the frame: {inside:.1%} inside")
-    min_side = int(qc_cfg.get("min_output_side", 512))
+    min_side = qc_option(qc_cfg, "min_output_side")
     if min(image.shape[:2]) < min_side:
         reasons.append(f"low resolution: {image.shape[1]}x{image.shape[0]} < {min_side} px")
-    warnings = []
     if analysis.touches_edges:
         warnings.append(f"product touches the source photo edge ({', '.join(analysis.touches_edges)}): "
                         "it may be cropped")
-    return ScoredCandidate(**candidate.to_dict(), product_fidelity=round(fidelity, 5), residual_text=len(texts),
-                           residual_strings=texts, qc_pass=not reasons, qc_reasons="; ".join(reasons + warnings))
+    if not plain:
+        warnings.append("backdrop too busy to look for residue blobs")
+    return ScoredCandidate(**candidate.to_dict(), product_fidelity=round(fidelity, 5), residual_text=len(residual),
+                           residual_strings=residual, qc_pass=not reasons, qc_reasons="; ".join(reasons + warnings),
+                           text_lost=lost, residue=residue)
 
 
 def rank_candidates(scored: list[ScoredCandidate]) -> list[ScoredCandidate]:
     """The same candidates with ``rank`` set, 1 = best: passing first, then least residual text,
-    highest fidelity, recipe order."""
+    highest fidelity, cut-outs before the original, recipe order."""
     order = sorted(range(len(scored)), key=lambda i: (not scored[i].qc_pass, scored[i].residual_text,
-                                                      -scored[i].product_fidelity, i))
+                                                      -scored[i].product_fidelity, scored[i].kind == "original", i))
     ranks = {i: rank for rank, i in enumerate(order, start=1)}
     return [replace(c, rank=ranks[i]) for i, c in enumerate(scored)]
+
+
+def thumbnail(image: np.ndarray, side: int = 48) -> np.ndarray:
+    """``image`` (RGB uint8) squeezed to ``side`` x ``side`` px (area interpolation): float32 (side, side, 3)."""
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def flag_duplicates(scored: list[ScoredCandidate], thumbs: list[np.ndarray], max_diff: float) -> list[ScoredCandidate]:
+    """``scored`` (ranked) with every candidate whose thumbnail (:func:`thumbnail`) is within ``max_diff``
+    (mean absolute difference, levels) of a better-ranked candidate's failed as its duplicate."""
+    out = list(scored)
+    order = sorted(range(len(out)), key=lambda i: out[i].rank)
+    for pos, i in enumerate(order):
+        for j in order[:pos]:
+            if out[j].duplicate_of or float(np.abs(thumbs[i] - thumbs[j]).mean()) >= max_diff:
+                continue
+            reason = f"duplicate of {out[j].candidate_id}"
+            out[i] = replace(out[i], qc_pass=False, duplicate_of=out[j].candidate_id,
+                             qc_reasons="; ".join(x for x in (reason, out[i].qc_reasons) if x))
+            break
+    return out
 
 
 def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: Analysis, folder: SkuFolder,
                      engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str,
                      force: bool = False) -> list[ScoredCandidate]:
-    """Score and rank the stored candidates of one SKU."""
+    """Score, de-duplicate and rank the stored candidates of one SKU."""
     def run() -> list[ScoredCandidate]:
         ocr = load_engine("ocr", engines["ocr"])
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
-        return rank_candidates([score_candidate(storage.load_rgb(c.image), c, source, mask, analysis, ocr,
-                                                qc_cfg, policy) for c in candidates])
+        texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
+        zone = product_zone(source, mask, analysis, qc_cfg)
+        repainted = repainted_share(storage.load_mask(cleaned.removed_mask), zone)
+        images = [storage.load_rgb(c.image) for c in candidates]
+        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts, zone,
+                                                  repainted) for image, c in zip(images, candidates)])
+        scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
+        return rank_candidates(scored)
 
-    inputs = [cleaned.image, analysis.product_mask] + [c.image for c in candidates]
+    inputs = [cleaned.image, cleaned.removed_mask, analysis.product_mask] + [c.image for c in candidates]
     key = stage_key("qc", inputs, {"candidates": candidates, "analysis": analysis, "ocr": engines["ocr"],
                                    "qc": qc_cfg, "policy": policy})
     return reuse_or_run(folder.manifest("qc"), key, run, list_of(ScoredCandidate), force)

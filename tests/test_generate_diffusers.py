@@ -292,12 +292,14 @@ def test_the_localize_stage_runs_the_engine_and_keeps_its_account(tmp_path, sd15
     mask = parsing.mask("person")
     folder = RunFolder(str(tmp_path), "run1").sku("A")
     cleaned = Cleaned(storage.save_image(folder.file("cleaned.png"), image), folder.file("removed_mask.png"))
-    analysis = Analysis(storage.save_image(folder.file("product_mask.png"), mask.astype(np.uint8) * 255))
+    analysis = Analysis(storage.save_image(folder.file("product_mask.png"), mask.astype(np.uint8) * 255),
+                        product_share=float(mask.mean()))
     spec = EngineSpec("diffusers", _options(sd15, controlnet_dirs={"canny": str(sd15 / "controlnet-canny")}))
-    candidates = make_candidates(cleaned, analysis, "A", folder, load_market("sa"), 2, {"generate": spec})
+    candidates = make_candidates(cleaned, analysis, "A", folder, load_market("sa"), 3, {"generate": spec})
     stored = storage.read_json(folder.file("candidates.json"))
-    assert [c["candidate_id"] for c in stored] == ["c01", "c02"] and all(c["engine"] == "diffusers" for c in stored)
-    for candidate, record in zip(candidates, stored):
+    assert [(c["candidate_id"], c["engine"]) for c in stored] == \
+        [("c01", "original"), ("c02", "diffusers"), ("c03", "diffusers")]   # c01: the photo in its own framing
+    for candidate, record in zip(candidates[1:], stored[1:]):
         out = storage.load_rgb(candidate.image)
         assert np.array_equal(out[mask], image[mask])
         assert product_fidelity(out, image, mask, mask, (0, 0), 1.0)[0] == 1.0

@@ -65,10 +65,12 @@ def test_systematic_counts_are_proportional():
 
 def test_without_a_mix_the_recipes_are_what_they_always_were(market):
     scenes, combos = market.scenes, [(f, p) for p in market.framing["placement"] for f in market.framing["fill"]]
-    for i, recipe in enumerate(plan_recipes(market, "SKU-1", 16)):
-        fill, placement = combos[(i + i // len(scenes)) % len(combos)]
+    original, *cutouts = plan_recipes(market, "SKU-1", 16)
+    assert (original.candidate_id, original.kind) == ("c01", "original")
+    for j, recipe in enumerate(cutouts):                   # the cut-outs: scenes from the first, framings rotating
+        fill, placement = combos[(j + j // len(scenes)) % len(combos)]
         assert (recipe.candidate_id, recipe.scene["id"], recipe.fill, recipe.placement) == \
-            (f"c{i + 1:02d}", scenes[i % len(scenes)]["id"], fill, placement)
+            (f"c{j + 2:02d}", scenes[j % len(scenes)]["id"], fill, placement)
 
 
 def test_pick_history_moves_the_mix_of_the_next_run(market):
@@ -80,11 +82,13 @@ def test_pick_history_moves_the_mix_of_the_next_run(market):
     assert mix.for_sku("X", "flatlay").scene_shares == shares
     assert mix.for_sku("X", "new_category").scene_shares == mix.scene_shares["*"]  # all categories pooled
     used = Counter(r.scene["id"] for k in range(200) for r in plan_recipes(market, f"SKU-{k}", 7,
-                                                                           mix.for_sku(f"SKU-{k}", "flatlay")))
-    assert used[ids[3]] == max(used.values()) and used[ids[3]] / 1400 == pytest.approx(shares[ids[3]], abs=0.01)
-    assert all(used[s] / 1400 >= 0.9 * market.learning.min_share for s in ids)  # every scene still tried
+                                                                           mix.for_sku(f"SKU-{k}", "flatlay"))
+                   if r.cuts_out)                                   # 6 cut-outs per SKU after the original
+    assert used[ids[3]] == max(used.values()) and used[ids[3]] / 1200 == pytest.approx(shares[ids[3]], abs=0.01)
+    assert all(used[s] / 1200 >= 0.9 * market.learning.min_share for s in ids)  # every scene still tried
     first = plan_recipes(market, "SKU-1", 7, mix.for_sku("SKU-1", "flatlay"))
-    assert first[0].scene["id"] == ids[3] and [r.candidate_id for r in first] == [f"c{i:02d}" for i in range(1, 8)]
+    assert first[0].kind == "original" and first[1].scene["id"] == ids[3]
+    assert [r.candidate_id for r in first] == [f"c{i:02d}" for i in range(1, 8)]
     assert first == plan_recipes(market, "SKU-1", 7, mix.for_sku("SKU-1", "flatlay"))  # repeatable
 
 

@@ -86,6 +86,7 @@ def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market)
     assert len(pairs) == 6
     images = [c.image for _, c in pairs]
     assert len({im.tobytes() for im in images}) == 6  # six different backdrops/framings
+    assert [r.kind for r, _ in pairs] == ["original"] + ["studio"] * 5
     for recipe, cand in pairs:
         ys, xs = np.nonzero(mask)
         ox, oy = cand.offset
@@ -93,6 +94,10 @@ def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market)
         assert cand.product_mask.sum() == mask.sum()
         h, w = cand.image.shape[:2]
         assert w / h == pytest.approx(recipe.aspect[0] / recipe.aspect[1], abs=0.01)
+        if not recipe.cuts_out:  # the original: the whole cleaned photo, only padded
+            sh, sw = result.cleaned.shape[:2]
+            assert np.array_equal(cand.image[oy:oy + sh, ox:ox + sw], result.cleaned)
+            continue
         bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
         assert max(bw / w, bh / h) == pytest.approx(recipe.fill, abs=0.02)
     # the same recipe gives the same image
@@ -103,8 +108,8 @@ def test_candidates_carry_product_pixels_exactly(cleaned_shirt, engines, market)
 def test_qc_scores_fidelity_and_flags_changes(cleaned_shirt, engines, market, cfg):
     _, _, _, result = cleaned_shirt
     mask, facts = analyse_product(result.cleaned, engines["segment"])
-    (_, cand), = generate_all(result.cleaned, mask, plan_recipes(market, "S", 1), engines["generate"])
-    meta = Candidate("c01", "c01.png", offset=list(cand.offset))
+    _, (_, cand) = generate_all(result.cleaned, mask, plan_recipes(market, "S", 2), engines["generate"])
+    meta = Candidate("c02", "c02.png", offset=list(cand.offset))
     analysis = Analysis("mask.png", **facts)
     qc = dict(cfg.qc, min_output_side=64)
     good = score_candidate(cand.image, meta, result.cleaned, mask, analysis, engines["ocr"], qc, "keep_product_text")

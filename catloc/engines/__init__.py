@@ -36,6 +36,7 @@ REGISTRY: dict[str, dict[str, str]] = {
     "generate": {
         "studio": "catloc.engines.generate_studio:StudioGenerator",
         "diffusers": "catloc.engines.generate_diffusers:DiffusersGenerator",
+        "original": "catloc.engines.generate_original:OriginalGenerator",
     },
     "pose": {
         "openpose": "catloc.engines.pose_openpose:OpenposeBodyEstimator",

@@ -206,16 +206,23 @@ class Recipe:
     margin_min: float
     seed: int
     persona: dict[str, Any] | None = None
-    kind: str = "studio"
+    kind: str = "studio"    # "original": the cleaned photo in its own framing; others cut the product out
     prompt: str = ""
     negative_prompt: str = ""
 
     @property
     def label(self) -> str:
+        if self.kind == "original":
+            return f"original|{self.aspect[0]}:{self.aspect[1]}"
         if self.kind in GENERATIVE_KINDS:
             persona = (self.persona or {}).get("id", "-")
             return f"{self.kind}|{self.scene['id']}|{persona}"
         return f"{self.scene['id']}|{self.placement}|fill={self.fill:.2f}"
+
+    @property
+    def cuts_out(self) -> bool:
+        """Whether the recipe cuts the product out along its mask (every kind but ``original``)."""
+        return self.kind != "original"
 
 
 @dataclass

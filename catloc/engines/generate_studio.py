@@ -92,14 +92,26 @@ class StudioGenerator:
             raise EngineLoadError("studio generate: feather_px must be >= 0")
         self.feather_px = int(feather_px)
 
-    def canvas_geometry(self, bbox_w: int, bbox_h: int, recipe: Recipe) -> tuple[int, int, int, int]:
-        """Canvas (W, H) and product top-left (x, y) for a ``bbox_w`` x ``bbox_h`` product."""
+    def canvas_geometry(self, bbox_w: int, bbox_h: int, recipe: Recipe,
+                        cut: frozenset[str] = frozenset()) -> tuple[int, int, int, int]:
+        """Canvas (W, H) and product top-left (x, y) for a ``bbox_w`` x ``bbox_h`` product.
+
+        ``cut``: the sides (``top``, ``bottom``, ``left``, ``right``) where the source photo's frame
+        cuts the product (a model's legs running out of the photo). The product is set flush with
+        those sides of the canvas, so the cut lies on the canvas edge as it did in the photo instead
+        of floating in the frame; cut on two opposite sides, it fills the canvas that way."""
         aw, ah = recipe.aspect
         fill = min(max(recipe.fill, 0.2), 0.98)
-        width = math.ceil(max(bbox_w / fill, bbox_h / fill * aw / ah))
-        height = math.ceil(width * ah / aw)
-        x = (width - bbox_w) // 2
-        if recipe.placement == "floor":
+        fill_w = 1.0 if {"left", "right"} <= cut else fill
+        fill_h = 1.0 if {"top", "bottom"} <= cut else fill
+        width = math.ceil(max(bbox_w / fill_w, bbox_h / fill_h * aw / ah))
+        height = max(bbox_h, math.ceil(width * ah / aw))
+        x = 0 if "left" in cut else width - bbox_w if "right" in cut else (width - bbox_w) // 2
+        if "top" in cut:
+            y = 0
+        elif "bottom" in cut:
+            y = height - bbox_h
+        elif recipe.placement == "floor":
             bottom = max(recipe.margin_min * height, 0.6 * (height - bbox_h) / 2)
             y = int(round(height - bottom - bbox_h))
         else:
@@ -112,7 +124,10 @@ class StudioGenerator:
             raise ValueError("empty product mask")
         x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
         crop, crop_mask = image[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-        width, height, px, py = self.canvas_geometry(x1 - x0, y1 - y0, recipe)
+        h, w = mask.shape
+        cut = frozenset(side for side, hit in (("top", y0 == 0), ("bottom", y1 == h), ("left", x0 == 0),
+                                                ("right", x1 == w)) if hit)
+        width, height, px, py = self.canvas_geometry(x1 - x0, y1 - y0, recipe, cut)
         rng = np.random.default_rng(recipe.seed)
 
         placed = np.zeros((height, width), bool)
