@@ -74,6 +74,7 @@ class SkuRecord:
     cleaned_image: str = ""
     seconds: float = 0.0
     input_key: str = ""               # hash of the catalog row + config this record was made from
+    workers: dict[str, str] = field(default_factory=dict)  # stage -> where it ran (host, or Dask worker name)
     clean_report: dict[str, Any] = field(default_factory=dict)
     candidates: list[ScoredCandidate] = field(default_factory=list)
 
