@@ -13,6 +13,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent   # the checkout, for an editable install
 _PACKAGED = Path(__file__).resolve().parent / "configs"  # a wheel carries configs/ inside the package
 DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / "pipeline.yaml"
+DASK_SETTINGS = DEFAULT_CONFIG.parent / "dask.yaml"  # what catloc's Dask worker processes start with
 
 
 class ConfigError(ValueError):

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catloc.config import REPO_ROOT
+from catloc.config import DASK_SETTINGS, REPO_ROOT
 
 PY = sys.executable
 
@@ -226,8 +226,10 @@ def run_checked(argv: list[str], what: str, log: Path | None = None, env: dict[s
 # --------------------------------------------------------------------------- Prefect and Dask
 
 def service_env(folder: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
-    """This process's environment with the stack's Prefect home (and API, when given)."""
-    env = {**os.environ, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    """This process's environment with the stack's Prefect home (and API, when given) and catloc's
+    Dask settings (configs/dask.yaml)."""
+    env = {**os.environ, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "DASK_CONFIG": str(DASK_SETTINGS)}
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import dask
+import yaml
 from distributed.diagnostics.plugin import WorkerPlugin
 from prefect.futures import PrefectFuture
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from catloc.config import PLACED_STAGES, ConfigError, EngineSpec, PipelineConfig
+from catloc.config import DASK_SETTINGS, PLACED_STAGES, ConfigError, EngineSpec, PipelineConfig
 from catloc.engines import load_engine
 from catloc.flows.stages import STAGE_ENGINES
 
@@ -128,7 +129,8 @@ class SkuRunner:
 
 
 def dask_task_runner(cluster: str) -> DaskTaskRunner:
-    """prefect-dask's runner for ``local:N`` (a temporary local cluster) or a scheduler address."""
+    """prefect-dask's runner for ``local:N`` (a temporary local cluster, its workers spawned with
+    configs/dask.yaml's settings) or a scheduler address."""
     if cluster.startswith("local:"):
         return DaskTaskRunner(cluster_kwargs={"n_workers": int(cluster.split(":", 1)[1]), "threads_per_worker": 1,
                                               "processes": True, "resources": LOCAL_WORKER_RESOURCES,
@@ -148,7 +150,7 @@ def open_runner(cluster: str | None, workers: int, cfg: PipelineConfig, logger: 
             yield SkuRunner(runner, place_stages(cfg.resources, None), slots=max(1, workers), in_flight=max(1, workers))
         return
     require_real_server(cluster)
-    with dask_task_runner(cluster) as runner:
+    with dask.config.set(dask_settings()), dask_task_runner(cluster) as runner:
         client = runner.client
         workers_info = connected_workers(client, cluster, cfg.cluster.wait_for_workers_s)
         groups = place_stages(cfg.resources, [dict(w.get("resources") or {}) for w in workers_info])
@@ -157,6 +159,20 @@ def open_runner(cluster: str | None, workers: int, cfg: PipelineConfig, logger: 
         for group in groups:
             logger.info("%s: %s", "+".join(group.stages), describe_placement(group, workers_info))
         yield SkuRunner(runner, groups, slots=slots, in_flight=slots * cfg.cluster.batches_per_thread)
+
+
+def dask_settings() -> dict[str, Any]:
+    """configs/dask.yaml, the Dask settings catloc's worker processes start with, as the dotted keys
+    ``dask.config.set`` takes (a nested mapping would replace whole sections)."""
+    def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for key, value in tree.items():
+            if isinstance(value, dict) and value:
+                flat.update(dotted(value, f"{prefix}{key}."))
+            else:
+                flat[f"{prefix}{key}"] = value
+        return flat
+    return dotted(yaml.safe_load(DASK_SETTINGS.read_text(encoding="utf-8")) or {})
 
 
 def connected_workers(client: Any, cluster: str, wait_s: float) -> list[dict[str, Any]]:
