@@ -186,14 +186,18 @@ def lost_stage(batch: Batch) -> str:
     return batch.groups[-1].stages[0]
 
 
+WORKER_LOST = ("KilledWorker", "CommClosedError", "CancelledError", "FutureCancelledError")
+
+
 def record_lost(folder: RunFolder, item: CatalogItem, stage: str, exc: BaseException) -> SkuOutcome:
     """``item``'s outcome after its batch's task was lost at ``stage``: its record if a task wrote one in
     this run (done, or failed at a stage), else a new ``failed`` record saying what happened."""
     record = folder.read_record(item.sku)
     if record is None or record.status == "deferred":  # still the run's "queued" placeholder
+        what = "worker lost" if type(exc).__name__ in WORKER_LOST else "task failed"
         reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         record = SkuRecord.of(item, "failed", stage=stage,
-                              error=f"worker lost at {stage} ({reason}); rerun: catloc rerun {folder.run_id} --failed")
+                              error=f"{what} at {stage} ({reason}); rerun: catloc rerun {folder.run_id} --failed")
         folder.write_record(record)
     return SkuOutcome.of(record)
 

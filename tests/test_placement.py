@@ -63,11 +63,15 @@ def test_a_task_takes_as_many_skus_in_a_row_as_the_deadline_allows():
     assert NightBudget().fitting_skus(8) == 8
 
 
+class KilledWorker(Exception):
+    """What Dask raises when the workers running a task kept dying (distributed.KilledWorker)."""
+
+
 class _Lost:
     """A future whose task was lost with its worker."""
 
     def result(self, *args, **kwargs):
-        raise RuntimeError("KilledWorker: worker tcp://10.0.0.7:4711 died while running the task")
+        raise KilledWorker("Attempted to run task 'skus-1' on 4 different workers, but all those workers died")
 
 
 class _Done:
@@ -94,11 +98,23 @@ def test_a_lost_batch_leaves_no_sku_missing_and_keeps_what_its_tasks_recorded(tm
     outcomes = settle(Batch(items, groups, [_Done(), _Lost(), _Lost()]), folder)
     assert [(o.sku, o.status) for o in outcomes] == [("A", "failed"), ("B", "failed"), ("C", "failed")]
     a = folder.read_record("A")
-    assert a.stage == "localize" and a.error.startswith("worker lost at localize (RuntimeError: KilledWorker")
+    assert a.stage == "localize" and a.error.startswith("worker lost at localize (KilledWorker: Attempted to run")
     assert "catloc rerun night --failed" in a.error and a.row == 2
     assert folder.read_record("B").error == "OCR engine crashed"   # its own reason stays
     assert {r.sku for r in folder.records()} == {"A", "B", "C"}
     assert all(r.status == "failed" and r.error for r in folder.records())
+
+
+def test_a_task_that_fails_for_another_reason_says_so(tmp_path):
+    folder = RunFolder(str(tmp_path), "night")
+    items = [_item("A", 2)]
+    folder.mark_deferred(items, QUEUED)
+
+    class _Broken:
+        def result(self, *args, **kwargs):
+            raise TypeError("cannot pickle '_thread.lock' object")
+    settle(Batch(items, [StageGroup(("ingest", "clean"), {})], [_Broken()]), folder)
+    assert folder.read_record("A").error.startswith("task failed at ingest (TypeError: cannot pickle")
 
 
 def test_cluster_settings_are_checked_with_clear_errors(tmp_path):
