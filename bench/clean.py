@@ -37,7 +37,7 @@ Corpus photos are only read, never copied; with --n larger than the corpus, phot
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import json
 import math
 import sys
@@ -47,19 +47,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import qrcode
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageFont
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from catloc.config import load_pipeline_config  # noqa: E402
 from catloc.engines import load_engine  # noqa: E402
-from catloc.tasks.clean import clean_options, remove_overlay_text  # noqa: E402
-from tests.synth import cjk_font_path, supplier_photo  # noqa: E402
+from catloc.synthetic import (Plate, font, paint_qr, paint_text, paint_watermark_tiles, qr_image,  # noqa: E402
+                              qr_modules, text_box)
+from catloc.tasks.clean.options import CleanOptions  # noqa: E402
+from catloc.tasks.clean.pipeline import remove_overlay_text  # noqa: E402
+from tests.synth import supplier_photo  # noqa: E402
 
-DEJAVU = "/usr/share/fonts/truetype/dejavu/"
-LATIN_FONTS = ["DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSerif-Bold.ttf",
-               "DejaVuSansCondensed-BoldOblique.ttf", "DejaVuSansMono-Bold.ttf"]
+LATIN_FACES = ["sans_bold", "sans", "serif_bold", "cond_bold_oblique", "mono_bold"]  # catloc.synthetic.LATIN_FONTS
+PRODUCT_FACES = ["sans_bold", "serif_bold", "cond_bold"]
 CJK_TEXTS = ["厂家直销", "包邮", "新款上市", "限时特价", "一件代发", "潮流女装旗舰店", "小美服饰专营店",
              "微信: shop8888", "¥39.9", "特价 ¥59", "现货速发 包邮", "批发价 ¥25", "实拍图 品质保证"]
 LATIN_TEXTS = ["HOT SALE", "NEW ARRIVAL", "FREE SHIPPING", "50% OFF", "WhatsApp +86 138 0000 8888",
@@ -114,38 +115,23 @@ def load_inputs(corpus: str | None, n: int, size: int, seed: int) -> list[tuple[
     return out
 
 
-# ---------------------------------------------------------------- drawing
+# ---------------------------------------------------------------- drawing (the painters: catloc.synthetic)
 def get_font(text: str, px: int, rng: np.random.Generator) -> ImageFont.FreeTypeFont:
+    """A random font for ``text`` at ``px`` pixels: the CJK one (face 0 or 2 of its collection) for Chinese
+    text and for 30% of the rest, else one of LATIN_FACES."""
     if any(ord(c) > 0x2E80 for c in text) or rng.random() < 0.3:
-        return ImageFont.truetype(cjk_font_path(), px, index=int(rng.choice([0, 2])))
-    return ImageFont.truetype(DEJAVU + str(rng.choice(LATIN_FONTS)), px)
-
-
-def composite(base: np.ndarray, layer: Image.Image, opacity: float) -> tuple[np.ndarray, np.ndarray]:
-    """``layer`` (RGBA, image size) blended on ``base`` at ``opacity``; returns (image, changed mask)."""
-    arr = np.asarray(layer).astype(np.float32)
-    alpha = arr[..., 3:] / 255.0 * opacity
-    out = np.round(base * (1 - alpha) + arr[..., :3] * alpha).astype(np.uint8)
-    return out, np.any(out != base, axis=-1)
-
-
-def text_layer(shape, xy, text, font, fill, stroke=0, stroke_fill=None, plate=None) -> tuple[Image.Image, tuple]:
-    layer = Image.new("RGBA", (shape[1], shape[0]), (0, 0, 0, 0))
-    d = ImageDraw.Draw(layer)
-    box = d.textbbox(xy, text, font=font, stroke_width=stroke)
-    if plate is not None:
-        pad = int(0.3 * (box[3] - box[1]))
-        d.rectangle((plate[0], box[1] - pad, plate[1], box[3] + pad), fill=(*plate[2], 255))
-    d.text(xy, text, font=font, fill=(*fill, 255), stroke_width=stroke, stroke_fill=stroke_fill and (*stroke_fill, 255))
-    return layer, box
+        return font("cjk", px, index=int(rng.choice([0, 2])))
+    return font(str(rng.choice(LATIN_FACES)), px)
 
 
 def box_quad(box) -> np.ndarray:
+    """The corners of box (x0, y0, x1, y1), clockwise from the top left: float32 (4, 2), px."""
     x0, y0, x1, y1 = box
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
 def contrast_colour(region: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int]:
+    """A random print colour that stands out on ``region`` (RGB): dark on light fabric, light on dark."""
     lum = float(np.median(region.reshape(-1, 3) @ [0.299, 0.587, 0.114])) if region.size else 200.0
     dark, light = [(20, 20, 20), (120, 20, 30), (10, 40, 90)], [(250, 250, 250), (245, 215, 110)]
     return tuple(int(c) for c in (dark if lum > 130 else light)[rng.integers(0, 3 if lum > 130 else 2)])
@@ -160,12 +146,11 @@ def place_product_text(image, product, rng, scale) -> Item | None:
     ys, xs = np.nonzero(product)
     top, bottom = int(np.percentile(ys, 15)), int(np.percentile(ys, 75))  # the chest/body, not hair or hem
     text = str(rng.choice(PRODUCT_TEXTS))
-    font_file = DEJAVU + str(rng.choice(["DejaVuSans-Bold.ttf", "DejaVuSerif-Bold.ttf",
-                                         "DejaVuSansCondensed-Bold.ttf"]))
+    face = str(rng.choice(PRODUCT_FACES))
     px = int(rng.integers(28, 56) * scale)
     while px >= 14 * scale:
-        f = ImageFont.truetype(font_file, px)
-        x0, y0, x1, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=f)
+        f = font(face, px)
+        x0, y0, x1, y1 = text_box(text, f)
         w, h = x1 - x0 + 2, y1 - y0 + 2
         best = None
         for _ in range(300):
@@ -180,15 +165,15 @@ def place_product_text(image, product, rng, scale) -> Item | None:
         if best:
             _, x, y = best
             colour = contrast_colour(image[y:y + h, x:x + w], rng)
-            layer, box = text_layer(image.shape, (x - x0, y - y0), text, f, colour)
-            out, mask = composite(image, layer, 1.0)
-            image[:] = out
-            return Item("product_text", text, mask, box_quad(box), style="inside")
+            printed = paint_text(image, (x - x0, y - y0), text, f, colour, opacity=1.0)
+            image[:] = printed.image
+            return Item("product_text", text, printed.mask, box_quad(printed.box), style="inside")
         px = int(px * 0.8)
     return None
 
 
 def free(box, taken, margin) -> bool:
+    """``box`` keeps at least ``margin`` px from every box in ``taken`` (boxes (x0, y0, x1, y1), px)."""
     return all(box[2] + margin < t[0] or t[2] + margin < box[0] or box[3] + margin < t[1] or t[3] + margin < box[1]
                for t in taken)
 
@@ -209,20 +194,12 @@ def add_overlays(image, product, rng, scale, taken) -> list[Item]:
             if attempt and attempt % 30 == 0:
                 px = max(int(20 * scale), int(px * 0.8))  # crowded photo: try smaller
             f = get_font(text, px, rng)
-            tb = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=f)
+            tb = text_box(text, f)
             tw, th = tb[2] - tb[0], tb[3] - tb[1]
             if tw > (0.9 if style == "banner" else 0.6) * w:
                 px = int(px * 0.85)
                 continue
-            if style == "corner":
-                m = int(rng.integers(8, 40) * scale)
-                x = m if rng.random() < 0.5 else w - tw - m
-                y = m if rng.random() < 0.5 else h - th - m
-                y = int(rng.integers(m, h - th - m)) if rng.random() < 0.3 else y  # some along the sides
-            elif style == "banner":
-                x, y = (w - tw) // 2, int(0.04 * h) if rng.random() < 0.5 else int(0.93 * h - th)
-            else:
-                x, y = int(rng.integers(0, w - tw)), int(rng.integers(0, h - th))
+            x, y = promo_position(style, tw, th, w, h, rng, scale)
             box = (x, y, x + tw, y + th)
             if not free(box, taken, 10 * scale):
                 continue
@@ -238,81 +215,72 @@ def add_overlays(image, product, rng, scale, taken) -> list[Item]:
                 plate_colour = COLOURS[[0, 1, 2, 4, 5, 6][rng.integers(6)]]
                 colour = (255, 255, 255) if sum(plate_colour) < 450 else (200, 0, 0)
                 margin = int(rng.integers(0, int(0.15 * w)))
-                plate = (margin, w - 1 - margin, plate_colour)
-            layer, box = text_layer(image.shape, (x - tb[0], y - tb[1]), text, f, colour, stroke,
-                                    (20, 20, 20) if sum(colour) > 450 else (255, 255, 255), plate)
-            out, mask = composite(image, layer, float(rng.uniform(0.6, 1.0)))
-            image[:] = out
+                plate = Plate(margin, w - 1 - margin, plate_colour)
+            promo = paint_text(image, (x - tb[0], y - tb[1]), text, f, colour, stroke_px=stroke,
+                               stroke_fill=(20, 20, 20) if sum(colour) > 450 else (255, 255, 255), plate=plate,
+                               opacity=float(rng.uniform(0.6, 1.0)))
+            image[:] = promo.image
+            box = promo.box
             taken.append(box if plate is None else (0, box[1] - th // 2, w, box[3] + th // 2))
-            items.append(Item("overlay", text, mask, box_quad(box), style=style))
+            items.append(Item("overlay", text, promo.mask, box_quad(box), style=style))
             break
     return items
+
+
+def promo_position(style: str, tw: int, th: int, w: int, h: int, rng: np.random.Generator,
+                   scale: float) -> tuple[int, int]:
+    """Top-left corner (px) for a ``tw`` x ``th`` promo string in a ``w`` x ``h`` photo: a corner (some along
+    the sides) 8-40 px in, centred at the top or bottom (banner), or anywhere (crossing)."""
+    if style == "corner":
+        m = int(rng.integers(8, 40) * scale)
+        x = m if rng.random() < 0.5 else w - tw - m
+        y = m if rng.random() < 0.5 else h - th - m
+        y = int(rng.integers(m, h - th - m)) if rng.random() < 0.3 else y  # some along the sides
+        return x, y
+    if style == "banner":
+        return (w - tw) // 2, int(0.04 * h) if rng.random() < 0.5 else int(0.93 * h - th)
+    return int(rng.integers(0, w - tw)), int(rng.integers(0, h - th))
 
 
 def add_qr(image, rng, scale, taken, product) -> list[Item]:
     """A real QR code (white quiet zone) on the backdrop, sometimes with a caption under it."""
     h, w = image.shape[:2]
-    qr = qrcode.QRCode(border=4, box_size=max(2, round(rng.integers(3, 8) * scale)))
-    qr.add_data(f"https://u.wechat.com/shop{rng.integers(1000, 9999)}")
-    code = np.asarray(qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB"))
-    side = code.shape[0]
+    module_px = int(max(2, round(rng.integers(3, 8) * scale)))
+    code = qr_image(qr_modules(f"https://u.wechat.com/shop{rng.integers(1000, 9999)}"), module_px)
+    side = code.height
     caption = rng.random() < 0.5
     for _ in range(80):
         x, y = int(rng.integers(0, w - side)), int(rng.integers(0, h - side - (50 * scale if caption else 0)))
         box = (x, y, x + side, y + side)
         if free(box, taken, 8 * scale) and not product[y:y + side, x:x + side].any():
-            before = image.copy()
-            image[y:y + side, x:x + side] = code
+            painted = paint_qr(image, (x, y), code)
+            image[:] = painted.image
             taken.append(box)
-            inner = box_quad(box) + np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) * 4 * qr.box_size
-            items = [Item("qr", "", np.any(image != before, axis=-1), inner.astype(np.float32))]
+            inner = box_quad(box) + np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) * 4 * module_px  # no quiet zone
+            items = [Item("qr", "", painted.mask, inner.astype(np.float32))]
             if caption:
                 f = get_font("扫码加微信", int(26 * scale), rng)
-                layer, cbox = text_layer(image.shape, (x + int(0.1 * side), y + side + 2), "扫码加微信", f,
-                                         (20, 20, 20))
-                if free(cbox, taken, 2):
-                    out, mask = composite(image, layer, 1.0)
-                    image[:] = out
-                    taken.append(cbox)
-                    items.append(Item("overlay", "扫码加微信", mask, box_quad(cbox), style="qr-caption"))
+                label = paint_text(image, (x + int(0.1 * side), y + side + 2), "扫码加微信", f, (20, 20, 20),
+                                   opacity=1.0)
+                if free(label.box, taken, 2):
+                    image[:] = label.image
+                    taken.append(label.box)
+                    items.append(Item("overlay", "扫码加微信", label.mask, box_quad(label.box), style="qr-caption"))
             return items
     return []
 
 
 def add_watermark(image, rng, scale) -> list[Item]:
-    """Tiled semi-transparent diagonal text over the whole image; one item per (mostly visible) tile."""
-    h, w = image.shape[:2]
+    """Tiled semi-transparent diagonal text over the whole image; one item per (wholly visible) tile."""
     text = str(rng.choice(WATERMARKS))
     f = get_font(text, int(rng.integers(40, 71) * scale), rng)
     angle = float(rng.uniform(20, 40))
     colour = (120, 120, 120) if image.mean() > 110 else (255, 255, 255)
     opacity = float(rng.uniform(0.15, 0.35))
-    tb = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=f)
-    tw, th = tb[2] - tb[0], tb[3] - tb[1]
-    rad = math.radians(angle)
-    u, v = np.array([math.cos(rad), -math.sin(rad)]), np.array([math.sin(rad), math.cos(rad)])  # along / across
-    su, sv = tw * rng.uniform(1.4, 1.8), th * rng.uniform(2.6, 3.6)
-    corners0 = np.array([[-tw / 2, -th / 2], [tw / 2, -th / 2], [tw / 2, th / 2], [-tw / 2, th / 2]])
-    corners0 = corners0[:, :1] * u + corners0[:, 1:] * v
-    tile = Image.new("RGBA", (tw + 8, th + 8), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((4 - tb[0], 4 - tb[1]), text, font=f, fill=(*colour, 255))
-    tile = tile.rotate(angle, resample=Image.BICUBIC, expand=True)
-    reach = int(math.hypot(w, h) / 2 / min(su, sv)) + 2
-    items = []
-    for b in range(-reach, reach + 1):
-        for a in range(-reach, reach + 1):
-            cx, cy = np.array([w / 2, h / 2]) + (a + 0.5 * (b % 2)) * su * u + b * sv * v
-            if not (-tile.width < cx < w + tile.width and -tile.height < cy < h + tile.height):
-                continue
-            layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-            layer.paste(tile, (int(cx) - tile.width // 2, int(cy) - tile.height // 2))
-            out, mask = composite(image, layer, opacity)
-            image[:] = out
-            corners = corners0 + [cx, cy]
-            inside = corners.min() >= 0 and corners[:, 0].max() < w and corners[:, 1].max() < h
-            if mask.any() and inside:
-                items.append(Item("watermark", text, mask, corners.astype(np.float32), style="tile"))
-    return items
+    spacing = (rng.uniform(1.4, 1.8), rng.uniform(2.6, 3.6))  # text widths along, text heights across
+    out, tiles = paint_watermark_tiles(image, text, f, colour, opacity, angle=angle, spacing=spacing)
+    image[:] = out
+    return [Item("watermark", text, tile.mask, tile.quad, style="tile") for tile in tiles]
 
 
 def make_case(clean: np.ndarray, segmenter, rng: np.random.Generator, qr: bool, watermark: bool):
@@ -514,12 +482,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     cfg = load_pipeline_config(args.config)
     ocr, inpainter, segmenter = (load_engine(k, cfg.engine(k)) for k in ("ocr", "inpaint", "segment"))
-    kwargs = clean_options(cfg.clean)
-    params = inspect.signature(remove_overlay_text).parameters
-    defaults = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in kwargs)
-    shown = {k: (f"[{len(v)} patterns]" if isinstance(v, list) else v) for k, v in kwargs.items()}
+    options = CleanOptions.from_config(cfg.clean, "keep_product_text")
+    defaults = sorted(f.name for f in dataclasses.fields(CleanOptions) if f.name not in cfg.clean)
+    shown = {k: (f"[{len(v)} patterns]" if isinstance(v, (list, tuple)) else v) for k, v in cfg.clean.items()}
     print(f"config {cfg.path}: ocr={cfg.engine('ocr').name} inpaint={cfg.engine('inpaint').name} "
-          f"segment={cfg.engine('segment').name}\nclean kwargs {shown}; function defaults for {defaults}")
+          f"segment={cfg.engine('segment').name}\nclean options {shown}; defaults for {defaults}")
     photos = load_inputs(args.corpus, args.n, args.size, args.seed)
     cases, times, sizes = [], [], set()
     plan = np.random.default_rng([args.seed, 10**6])  # exactly half get a QR code, a third a watermark
@@ -532,7 +499,7 @@ def main(argv: list[str] | None = None) -> dict:
         base, image, product, items = make_case(clean, segmenter, rng, i in with_qr, i in with_wm)
         cv2.setRNGSeed(args.seed * 1000 + i)
         t0 = time.perf_counter()
-        result = remove_overlay_text(image, ocr, inpainter, segmenter, **kwargs)
+        result = remove_overlay_text(image, ocr, inpainter, segmenter, options)
         times.append(time.perf_counter() - t0)
         case = {"name": name, "seconds": round(times[-1], 3), **judge(base, image, product, result, items, ocr)}
         cases.append(case)
@@ -551,7 +518,7 @@ def main(argv: list[str] | None = None) -> dict:
                          f"total {time.perf_counter() - t_start:.0f}s")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"summary": summary, "args": vars(args), "clean_kwargs": kwargs,
+        Path(args.json).write_text(json.dumps({"summary": summary, "args": vars(args), "clean_options": dataclasses.asdict(options),
                                                "cases": cases}, ensure_ascii=False, indent=1), encoding="utf-8")
     return summary
 

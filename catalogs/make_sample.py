@@ -30,98 +30,30 @@ import argparse
 import csv
 import io
 import math
-import os
 import pathlib
-import subprocess
 import sys
 import time
-from functools import lru_cache
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
-import qrcode
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from catloc import storage  # atomic writes (temporary name, then rename)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # this checkout's catloc (as bench/)
+from catloc import storage  # noqa: E402  (atomic writes: temporary name, then rename)
+from catloc.synthetic import (FontMissingError, Painted, QrCard, cjk_font_path, font,  # noqa: E402
+                              paint_banner, paint_qr, paint_sticker, paint_text, paint_watermark, qr_image,
+                              qr_modules)
 
 DESIGN = 1024  # every coordinate below is in a 1024 x 1024 design space, scaled to --size
 JPEG_QUALITY = 90
 BROKEN_BYTES = 600  # BROKEN-099.jpg keeps only this many bytes of a real JPEG
 CSV_COLUMNS = ("sku", "title", "category", "image", "priority")
 
-CJK_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
-    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
-)
-DEJAVU_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF")
-LATIN_FONTS = {
-    "sans": "DejaVuSans.ttf",
-    "sans_bold": "DejaVuSans-Bold.ttf",
-    "cond_bold": "DejaVuSansCondensed-Bold.ttf",
-    "serif_bold": "DejaVuSerif-Bold.ttf",
-    "mono": "DejaVuSansMono.ttf",
-    "mono_bold": "DejaVuSansMono-Bold.ttf",
-}
 
-
-class FontMissingError(RuntimeError):
-    """No font that can draw Chinese text is installed."""
-
-
-# --------------------------------------------------------------------------- fonts
-
-@lru_cache(maxsize=1)
-def cjk_font_path() -> str:
-    """A font file that covers Chinese: known paths first, then fontconfig."""
-    for path in CJK_FONT_CANDIDATES:
-        if os.path.isfile(path):
-            return path
-    for cmd in (["fc-match", "-f", "%{file}", ":lang=zh"], ["fc-list", "-f", "%{file}\n", ":lang=zh"]):
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            continue
-        files = sorted(f.strip() for f in out.splitlines() if f.strip())
-        if cmd[0] == "fc-match":
-            # fc-match always answers something; keep it only if fontconfig says it covers zh
-            zh = _fc_list_zh()
-            files = [f for f in files if f in zh]
-        for path in files:
-            if os.path.isfile(path):
-                return path
-    raise FontMissingError(
-        "no CJK font found (needed to draw the Chinese promo text); install one with "
-        "`apt-get install fonts-wqy-zenhei` (or run `make setup`)")
-
-
-def _fc_list_zh() -> set[str]:
-    try:
-        out = subprocess.run(["fc-list", "-f", "%{file}\n", ":lang=zh"], capture_output=True, text=True,
-                             timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    return {f.strip() for f in out.splitlines() if f.strip()}
-
-
-@lru_cache(maxsize=None)
-def _latin_path(key: str) -> str:
-    name = LATIN_FONTS[key]
-    for folder in DEJAVU_DIRS:
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            return path
-    return cjk_font_path()  # the CJK fonts draw Latin too
-
-
-@lru_cache(maxsize=None)
-def font(key: str, px: int) -> ImageFont.FreeTypeFont:
-    """``key`` is ``cjk`` or one of LATIN_FONTS; ``px`` the size in output pixels."""
-    path = cjk_font_path() if key == "cjk" else _latin_path(key)
-    return ImageFont.truetype(path, max(6, int(px)))
+def sized_font(key: str, px: float) -> ImageFont.FreeTypeFont:
+    """``key`` is ``cjk`` or a key of catloc.synthetic.LATIN_FONTS; ``px`` the size in output pixels,
+    truncated, and at least 6 so that text stays legible at the smallest --size."""
+    return font(key, max(6, int(px)))
 
 
 # --------------------------------------------------------------------------- geometry helpers
@@ -302,7 +234,7 @@ class Scene:
                   stroke: float = 0, aa: float = 0.0) -> np.ndarray:
         im, d = self._new()
         sw = int(round(stroke * self.k)) if stroke else 0
-        d.text((xy[0] * self.k, xy[1] * self.k), text, font=font(key, px * self.k), fill=255, anchor=anchor,
+        d.text((xy[0] * self.k, xy[1] * self.k), text, font=sized_font(key, px * self.k), fill=255, anchor=anchor,
                stroke_width=sw, stroke_fill=255)
         return self._arr(im, aa)
 
@@ -451,118 +383,57 @@ class Scene:
             self.pil = Image.fromarray(np.clip(self.img + 0.5, 0, 255).astype(np.uint8), "RGB")
         return self.pil
 
-    def _record(self, kind: str, text: str, box: Sequence[float]) -> None:
-        self.overlays.append({"kind": kind, "text": text, "box": tuple(int(round(v)) for v in box)})
+    def photo(self) -> np.ndarray:
+        """The finished photo as an RGB uint8 array (what the clutter is painted on)."""
+        return np.asarray(self.finish())
+
+    def _add(self, kind: str, text: str, painted: Painted) -> None:
+        """Keep a painted clutter item: its photo becomes the scene's, its box is recorded (rounded px)."""
+        self.pil = Image.fromarray(painted.image)
+        self.overlays.append({"kind": kind, "text": text, "box": tuple(int(round(v)) for v in painted.box)})
 
     def ov_text(self, xy: Point, text: str, px: float, fill, key: str = "cjk", stroke: float = 0,
                 stroke_fill=None, anchor: str = "la") -> None:
-        im = self.finish()
-        d = ImageDraw.Draw(im)
-        f = font(key, px * self.k)
-        sw = max(1, int(round(stroke * self.k))) if stroke else 0
-        p = (xy[0] * self.k, xy[1] * self.k)
-        d.text(p, text, font=f, fill=fill, anchor=anchor, stroke_width=sw, stroke_fill=stroke_fill)
-        self._record("text", text, d.textbbox(p, text, font=f, anchor=anchor, stroke_width=sw))
+        k = self.k
+        stroke_px = max(1, int(round(stroke * k))) if stroke else 0
+        painted = paint_text(self.photo(), (xy[0] * k, xy[1] * k), text, sized_font(key, px * k), fill,
+                             anchor=anchor, stroke_px=stroke_px, stroke_fill=stroke_fill)
+        self._add("text", text, painted)
 
     def ov_banner(self, box: Sequence[float], fill, segments: Sequence[tuple], radius: float = 14,
                   outline=None) -> None:
         """A coloured rounded banner with centred text runs: segments = [(text, key, px, colour), ...]."""
-        im = self.finish()
-        d = ImageDraw.Draw(im)
         k = self.k
-        bx = [box[0] * k, box[1] * k, box[2] * k, box[3] * k]
-        d.rounded_rectangle(bx, radius=max(1, int(radius * k)), fill=fill,
-                            outline=outline, width=max(1, int(3 * k)) if outline else 0)
-        fonts = [font(key, px * k) for _, key, px, _ in segments]
-        widths = [d.textlength(t, font=f) for (t, _, _, _), f in zip(segments, fonts)]
-        gap = 10 * k
-        x = (bx[0] + bx[2]) / 2 - (sum(widths) + gap * (len(segments) - 1)) / 2
-        cy = (bx[1] + bx[3]) / 2
-        for (t, _, _, colour), f, w in zip(segments, fonts, widths):
-            d.text((x, cy), t, font=f, fill=colour, anchor="lm")
-            x += w + gap
-        self._record("banner", " ".join(s[0] for s in segments), bx)
+        runs = [(text, sized_font(key, px * k), colour) for text, key, px, colour in segments]
+        painted = paint_banner(self.photo(), [box[0] * k, box[1] * k, box[2] * k, box[3] * k], fill, runs,
+                               radius_px=max(1, int(radius * k)), gap_px=10 * k, outline=outline,
+                               outline_px=max(1, int(3 * k)) if outline else 0)
+        self._add("banner", " ".join(text for text, *_ in segments), painted)
 
     def ov_sticker(self, c: Point, r: float, lines: Sequence[tuple], fill=(226, 30, 36),
                    angle: float = -12, spikes: int = 18) -> None:
         """A starburst promo sticker; lines = [(text, key, px, colour), ...] stacked vertically."""
-        im = self.finish()
         k = self.k
-        side = int(2.3 * r * k) + 4
-        tile = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-        d = ImageDraw.Draw(tile)
-        o = side / 2
-        pts = []
-        for i in range(spikes * 2):
-            rr = (r if i % 2 == 0 else r * 0.84) * k
-            a = math.pi * i / spikes
-            pts.append((o + rr * math.cos(a), o + rr * math.sin(a)))
-        d.polygon(pts, fill=fill + (255,))
-        d.ellipse([o - 0.74 * r * k, o - 0.74 * r * k, o + 0.74 * r * k, o + 0.74 * r * k],
-                  outline=(255, 236, 160, 255), width=max(1, int(3 * k)))
-        total = sum(px for _, _, px, _ in lines) * k
-        y = o - total / 2
-        for text, key, px, colour in lines:
-            f = font(key, px * k)
-            d.text((o, y + px * k / 2), text, font=f, fill=colour + (255,), anchor="mm")
-            y += px * k
-        tile = tile.rotate(angle, resample=Image.Resampling.BICUBIC)
-        x0, y0 = int(c[0] * k - side / 2), int(c[1] * k - side / 2)
-        im.paste(tile, (x0, y0), tile)
-        self._record("sticker", " ".join(t for t, *_ in lines), (x0, y0, x0 + side, y0 + side))
+        runs = [(text, sized_font(key, px * k), colour, px) for text, key, px, colour in lines]
+        painted = paint_sticker(self.photo(), c, r, runs, fill=fill, angle=angle, spikes=spikes, unit_px=k)
+        self._add("sticker", " ".join(text for text, *_ in lines), painted)
 
     def ov_watermark(self, text: str, px: float, color=(110, 110, 110), alpha: float = 0.28,
                      angle: float = 30, step: Point = (330, 190)) -> None:
         """A tiled, rotated, semi-transparent shop watermark over the whole photo."""
-        im = self.finish()
         k = self.k
-        big = int(self.size * 1.45)
-        layer = Image.new("L", (big, big), 0)
-        d = ImageDraw.Draw(layer)
-        f = font("cjk", px * k)
-        sx = max(step[0] * k, d.textlength(text, font=f) + 70 * k)
-        sy = step[1] * k
-        row = 0
-        y = 0.0
-        while y < big:
-            x = -sx / 2 if row % 2 else 0.0
-            while x < big:
-                d.text((x, y), text, font=f, fill=255)
-                x += sx
-            y += sy
-            row += 1
-        layer = layer.rotate(angle, resample=Image.Resampling.BILINEAR)
-        off = (big - self.size) // 2
-        layer = layer.crop((off, off, off + self.size, off + self.size))
-        a = np.asarray(layer, np.float32)[..., None] * (alpha / 255.0)
-        base = np.asarray(im, np.float32)
-        out = base * (1 - a) + np.asarray(color, np.float32)[None, None, :] * a
-        self.pil = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
-        self._record("watermark", text, (0, 0, self.size, self.size))
+        painted = paint_watermark(self.photo(), text, sized_font("cjk", px * k), color, alpha, angle=angle,
+                                  step_px=(step[0] * k, step[1] * k), gap_px=70 * k)
+        self._add("watermark", text, painted)
 
     def ov_qr(self, xy: Point, data: str, target: float = 170, caption: Optional[str] = "扫码加微信") -> None:
-        """A real, scannable QR code (white quiet zone) on a white card, top-left corner at xy."""
-        im = self.finish()
+        """A real, scannable QR code (white quiet zone) about ``target`` wide on a white card, top-left corner at xy."""
         k = self.k
-        q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=4)
-        q.add_data(data)
-        q.make(fit=True)
-        code = q.make_image(fill_color="black", back_color="white")
-        code = (code.get_image() if hasattr(code, "get_image") else code).convert("RGB")
-        box = max(1, int(round(target * k / code.size[0])))
-        code = code.resize((code.size[0] * box, code.size[1] * box), Image.Resampling.NEAREST)
-        d = ImageDraw.Draw(im)
-        x0, y0 = int(xy[0] * k), int(xy[1] * k)
-        pad = max(1, int(6 * k))
-        cap_h = int(34 * k) if caption else 0
-        card = [x0 - pad, y0 - pad, x0 + code.size[0] + pad, y0 + code.size[1] + pad + cap_h]
-        d.rounded_rectangle(card, radius=max(1, int(8 * k)), fill=(255, 255, 255), outline=(205, 205, 205),
-                            width=max(1, int(2 * k)))
-        im.paste(code, (x0, y0))
-        if caption:
-            d.text(((card[0] + card[2]) / 2, y0 + code.size[1] + cap_h / 2), caption,
-                   font=font("cjk", 22 * k), fill=(40, 40, 40), anchor="mm")
-        self._record("qr", data, card)
+        modules = qr_modules(data)
+        code = qr_image(modules, max(1, int(round(target * k / len(modules)))))
+        card = QrCard(pad_px=max(1, int(6 * k)), radius_px=max(1, int(8 * k)), outline_px=max(1, int(2 * k)),
+                      caption=caption, caption_font=sized_font("cjk", 22 * k), caption_h_px=int(34 * k))
+        self._add("qr", data, paint_qr(self.photo(), (int(xy[0] * k), int(xy[1] * k)), code, card))
 
 
 # --------------------------------------------------------------------------- shared garment finish
@@ -1167,8 +1038,8 @@ def _label_strip(sc: Scene, w_px: int, h_px: int) -> np.ndarray:
     lw = max(1, int(3 * k))
     d.rectangle([0, int(8 * k), w_px, int(8 * k) + lw], fill=brown)
     d.rectangle([0, h_px - int(8 * k) - lw, w_px, h_px - int(8 * k)], fill=brown)
-    d.text((w_px / 2, h_px * 0.46), "CAFÉ ROMA", font=font("serif_bold", 42 * k), fill=brown, anchor="mm")
-    d.text((w_px / 2, h_px * 0.80), "— EST. 1962 —", font=font("sans", 18 * k), fill=(150, 60, 36, 255),
+    d.text((w_px / 2, h_px * 0.46), "CAFÉ ROMA", font=sized_font("serif_bold", 42 * k), fill=brown, anchor="mm")
+    d.text((w_px / 2, h_px * 0.80), "— EST. 1962 —", font=sized_font("sans", 18 * k), fill=(150, 60, 36, 255),
            anchor="mm")
     return np.asarray(im, np.float32) / 255.0
 

@@ -16,6 +16,10 @@ DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / 
 DASK_SETTINGS = DEFAULT_CONFIG.parent / "dask.yaml"  # what catloc's Dask worker processes start with
 
 
+REQUIRED_ENGINES = ("ocr", "inpaint", "segment", "generate")
+OPTIONAL_ENGINES = ("parse",)  # may be absent, or named `none`: then the kind is left out of `engines`
+
+
 class ConfigError(ValueError):
     """A configuration file is missing or invalid. The message names the file and key."""
 
@@ -108,11 +112,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _is_path_option(key: str) -> bool:
+    """Whether an engine option names a file or folder: ``*_dir``, ``*_path`` or ``checkpoint``."""
+    return key.endswith("_dir") or key.endswith("_path") or key == "checkpoint"
+
+
 def _resolve_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Options whose key ends in ``_dir`` or ``_path`` are made absolute against ``base``."""
+    """Options that name a file or folder (:func:`_is_path_option`) are made absolute against ``base``."""
     out = copy.deepcopy(options)
     for key, value in out.items():
-        if isinstance(value, str) and (key.endswith("_dir") or key.endswith("_path")):
+        if isinstance(value, str) and _is_path_option(key):
             expanded = os.path.expandvars(os.path.expanduser(value))
             out[key] = str(Path(expanded) if Path(expanded).is_absolute() else (base / expanded).resolve())
     return out
@@ -126,8 +135,12 @@ def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfi
     for kind, spec in (data.get("engines") or {}).items():
         if not isinstance(spec, dict) or not spec.get("name"):
             raise ConfigError(f"{cfg_path}: engines.{kind} needs a 'name'")
+        if spec["name"] == "none":
+            if kind not in OPTIONAL_ENGINES:
+                raise ConfigError(f"{cfg_path}: engines.{kind} cannot be 'none' (only {', '.join(OPTIONAL_ENGINES)} can)")
+            continue
         engines[kind] = EngineSpec(spec["name"], _resolve_paths(spec.get("options") or {}, cfg_path.parent))
-    for kind in ("ocr", "inpaint", "segment", "generate"):
+    for kind in REQUIRED_ENGINES:
         if kind not in engines:
             raise ConfigError(f"{cfg_path}: engines.{kind} is not configured")
     n = int(data.get("candidates_per_sku", 7))

@@ -15,7 +15,7 @@ from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
 from catloc.engines import load_engine
-from catloc.engines.base import Candidate as Generated, Generator, Recipe
+from catloc.engines.base import Generated, Generator, Recipe
 from catloc.outputs import Analysis, Candidate, Cleaned, list_of
 from catloc.runfolder import SkuFolder
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 
 from catloc import storage
@@ -21,16 +20,9 @@ from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import TextDetector
+from catloc.imaging import erode, place, polygon_mask, resize_longest, resize_mask, share_inside
 from catloc.outputs import Analysis, Candidate, Cleaned, ScoredCandidate, list_of
 from catloc.runfolder import SkuFolder
-
-
-def place(array: np.ndarray, offset: tuple[float, float], scale: float, size: tuple[int, int],
-          nearest: bool = False) -> np.ndarray:
-    """``array`` (source coordinates) moved to candidate coordinates of ``size`` = (W, H)."""
-    matrix = np.array([[scale, 0, offset[0]], [0, scale, offset[1]]], np.float32)
-    flags = cv2.INTER_NEAREST if nearest or scale == 1.0 else cv2.INTER_LINEAR
-    return cv2.warpAffine(array, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarray, placed: np.ndarray,
@@ -39,7 +31,7 @@ def product_fidelity(candidate: np.ndarray, cleaned: np.ndarray, mask: np.ndarra
     ``mask`` moved to candidate coordinates."""
     size = (candidate.shape[1], candidate.shape[0])
     inside = float(placed.sum()) / max(1.0, float(mask.sum()) * scale * scale)
-    core = cv2.erode(placed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    core = erode(placed, 1, square=True)
     if not core.any():
         return 0.0, inside
     reference = place(cleaned, offset, scale, size)
@@ -51,20 +43,10 @@ def residual_text(candidate: np.ndarray, placed_mask: np.ndarray, ocr: TextDetec
                   count_product_text: bool) -> list[str]:
     """Text the OCR engine finds in the candidate outside the product (all text if
     ``count_product_text``)."""
-    h, w = candidate.shape[:2]
-    factor = min(1.0, ocr_side / max(h, w))
-    small = cv2.resize(candidate, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA) \
-        if factor < 1 else candidate
-    small_mask = cv2.resize(placed_mask.astype(np.uint8), (small.shape[1], small.shape[0]),
-                            interpolation=cv2.INTER_NEAREST) > 0
-    found = []
-    for region in ocr.detect(small):
-        poly = np.zeros(small_mask.shape, np.uint8)
-        cv2.fillPoly(poly, [np.round(region.polygon).astype(np.int32)], 1)
-        inside = float((poly.astype(bool) & small_mask).sum()) / max(1, int(poly.sum()))
-        if count_product_text or inside < 0.5:
-            found.append(region.text)
-    return found
+    small, _ = resize_longest(candidate, ocr_side)
+    small_mask = resize_mask(placed_mask, small.shape[:2])
+    return [region.text for region in ocr.detect(small)
+            if count_product_text or share_inside(polygon_mask(small_mask.shape, region.polygon), small_mask) < 0.5]
 
 
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ def prefect_harness():
     from prefect.testing.utilities import prefect_test_harness
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a socket during the test fails loudly."""
+    def refuse(self, address, *args, **kwargs):
+        raise AssertionError(f"engine tried to open a network connection to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,18 @@ def test_prefect_yaml_entrypoints_load_as_flows_taking_their_parameters(monkeypa
 
 def test_a_typo_in_the_clean_section_is_an_error_not_ignored():
     from catloc.tasks.clean.options import CleanOptions
-    assert CleanOptions.from_config(load_pipeline_config().clean, "remove_all").policy == "remove_all"
-    with pytest.raises(ConfigError, match="verfy"):
+    options = CleanOptions.from_config(load_pipeline_config().clean, "keep_product_text")
+    assert options.policy == "keep_product_text" and options.dilate_px == 4 and options.always_remove
+    assert CleanOptions.from_config({"dilate_px": "6"}, "remove_all") == \
+        CleanOptions(policy="remove_all", dilate_px=6)  # typed like the field
+    with pytest.raises(ConfigError, match=r"verfy \(known: always_remove, dilate_px, .*verify_side\)"):
         CleanOptions.from_config({"verfy": False}, "keep_product_text")
+
+
+def test_the_clean_policy_comes_from_the_market_only():
+    from catloc.tasks.clean.options import CleanOptions
+    with pytest.raises(ConfigError, match=r"clean.policy is no longer read: .*clean_policy in configs/markets"):
+        CleanOptions.from_config({"policy": "remove_all"}, "keep_product_text")
+    with pytest.raises(ConfigError, match="unknown clean policy 'nope'"):
+        CleanOptions.from_config({}, "nope")
+    assert {load_market(code).clean_policy for code in available_markets()} <= {"keep_product_text", "remove_all"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,6 @@ import torch
 from catloc.config import EngineSpec
 from catloc.engines import load_engine
 from catloc.engines.base import EngineLoadError, TextRegion
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a socket during the test fails loudly."""
-    def refuse(self, address, *args, **kwargs):
-        raise AssertionError(f"engine tried to open a network connection to {address}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
 
 # ---------------------------------------------------------------------------------- easyocr

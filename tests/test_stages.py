@@ -10,7 +10,8 @@ from catloc.outputs import Analysis, Candidate, ScoredCandidate
 from catloc.records import REVIEW_COLUMNS, STATUS_COLUMNS, SkuRecord
 from catloc.runfolder import RunFolder
 from catloc.tasks.analyse import analyse_product
-from catloc.tasks.clean.overlays import remove_overlay_text
+from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.pipeline import remove_overlay_text
 from catloc.tasks.export import export_sheets
 from catloc.tasks.localize import generate_all, plan_recipes
 from catloc.tasks.qc import rank_candidates, score_candidate
@@ -51,10 +52,11 @@ def test_clean_never_touches_pixels_outside_the_mask(cleaned_shirt):
 
 def test_remove_all_policy_removes_product_text_too(engines):
     image, _, _ = supplier_photo(384, overlay=False)
-    result = remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"], policy="remove_all")
+    result = remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"],
+                                 CleanOptions(policy="remove_all"))
     assert [d["decision"] for d in result.report["text"]] == ["removed"]
     with pytest.raises(ValueError, match="unknown clean policy"):
-        remove_overlay_text(image, engines["ocr"], engines["inpaint"], engines["segment"], policy="nope")
+        CleanOptions(policy="nope")
 
 
 def test_analyse_finds_the_product(cleaned_shirt, engines):
@@ -148,7 +150,7 @@ def test_unknown_engine_is_one_clear_error():
 
 def test_tiled_watermarks_are_grouped_by_repeats():
     from catloc.engines.base import TextRegion
-    from catloc.tasks.clean.overlays import tiled_watermarks
+    from catloc.tasks.clean.decisions import tiled_watermarks
     box = np.zeros((4, 2), np.float32)
     texts = [TextRegion(box, t, 0.9) for t in
              ("店铺水印", "十三行店铺水", "铺水印十三", "SUMMER 1988", "shop8888", "shop888")]
@@ -161,7 +163,6 @@ def test_tiled_watermarks_are_grouped_by_repeats():
 def test_an_unsure_reading_over_the_product_never_erases_it(engines):
     """OCR sometimes 'reads' a plain garment as a character with a box over all of it."""
     from catloc.engines.base import TextRegion
-    from catloc.tasks.clean.overlays import remove_overlay_text
     image, truth, _ = supplier_photo(320, overlay=False, product_text=None, garment=(150, 40, 60))
     ys, xs = np.nonzero(truth)
     box = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.max(), ys.max()], [xs.min(), ys.max()]],
@@ -173,7 +174,8 @@ def test_an_unsure_reading_over_the_product_never_erases_it(engines):
         def detect(self, img):
             return [TextRegion(box, "1", 0.55)]
 
-    result = remove_overlay_text(image, Hallucinating(), engines["inpaint"], engines["segment"], verify=False)
+    result = remove_overlay_text(image, Hallucinating(), engines["inpaint"], engines["segment"],
+                                 CleanOptions(verify=False))
     assert result.report["text"][0]["decision"] == "kept"
     assert np.array_equal(result.cleaned, image)
 
@@ -216,7 +218,7 @@ def test_a_quadrilateral_over_plain_fabric_is_not_taken_for_a_code():
     """OpenCV's QR detector sometimes returns a huge quadrilateral over a garment; removing that
     'code' would repaint the product, so findings must look like a code."""
     import cv2
-    from catloc.tasks.clean.overlays import detect_codes, looks_like_code
+    from catloc.tasks.clean.codes import detect_codes, looks_like_code
     image, _, info = supplier_photo(512, qr=True, overlay=False)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     x0, y0, x1, y1 = info["qr_box"]

@@ -1,7 +1,9 @@
 """Engine registry: each kind has named back-ends, one small module each.
 
 ``load_engine(kind, spec)`` builds the engine named in ``configs/pipeline.yaml`` once per
-process and returns the same object on every later call (never one per image).
+process and returns the same object on every later call (never one per image). Kinds in
+:data:`catloc.config.OPTIONAL_ENGINES` (``parse``) may be left out of the config (or named
+``none``): :func:`load_optional` then returns ``None`` and callers go without.
 """
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "segment": {
         "classical": "catloc.engines.segment_classical:ClassicalSegmenter",
+        "sam": "catloc.engines.segment_sam:SamSegmenter",
+        "salient": "catloc.engines.segment_salient:SalientSegmenter",
+    },
+    "parse": {
+        "segformer": "catloc.engines.parse_segformer:SegformerParser",
     },
     "generate": {
         "studio": "catloc.engines.generate_studio:StudioGenerator",
@@ -56,6 +63,13 @@ def load_engine(kind: str, spec: EngineSpec) -> Any:
             except TypeError as exc:
                 raise EngineLoadError(f"{kind} engine {spec.name!r}: bad options: {exc}") from None
         return _cache[key]
+
+
+def load_optional(kind: str, engines: dict[str, EngineSpec]) -> Any | None:
+    """The engine of an optional ``kind`` (e.g. ``"parse"``) configured in ``engines``, or ``None``
+    when the config leaves it out (or names it ``none``)."""
+    spec = engines.get(kind)
+    return None if spec is None else load_engine(kind, spec)
 
 
 def load_all(engines: dict[str, EngineSpec]) -> dict[str, Any]:

@@ -3,13 +3,18 @@
 An engine is built once per worker process from its ``options`` (see
 :func:`catloc.engines.load_engine`) and then called for every image. Images are
 ``uint8`` RGB arrays of shape (H, W, 3); masks are ``bool`` arrays of shape (H, W).
+OCR, segment and generate engines follow a Protocol; inpainters subclass
+:class:`BaseInpainter`, which enforces their one promise (only masked pixels change) itself.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
+from catloc.imaging import composite_masked
 
 
 class EngineLoadError(RuntimeError):
@@ -45,12 +50,47 @@ class TextDetector(Protocol):
         """Read the text in each box; boxes whose reading is not confident enough are left out."""
 
 
-class Inpainter(Protocol):
+class BaseInpainter(ABC):
+    """Base of the inpaint engines: :meth:`inpaint` checks its inputs, leaves an empty mask
+    alone and writes back only the masked pixels of what the subclass's :meth:`_fill` returns,
+    so every pixel outside the mask is bit-for-bit the input's, whatever the model does."""
+
     name: str
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``image`` with the ``mask`` pixels filled in. Pixels outside ``mask`` are returned
-        unchanged (callers also enforce this)."""
+        """``image`` with the pixels of ``mask`` filled in.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray
+        mask : (H, W) bool ndarray
+            The pixels to fill (an integer 0/1 mask is taken too).
+
+        Returns
+        -------
+        filled : (H, W, 3) uint8 ndarray
+            A new array; equal to ``image`` outside ``mask`` (a copy of it when ``mask`` is empty).
+        """
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"{self.name} inpaint: image must be a uint8 (H, W, 3) array, got "
+                             f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}")
+        mask = np.asarray(mask)
+        if mask.shape != image.shape[:2]:
+            raise ValueError(f"{self.name} inpaint: mask shape {mask.shape} != image shape {image.shape[:2]}")
+        if mask.dtype != bool:
+            mask = mask != 0
+        if not mask.any():
+            return image.copy()
+        filled = self._fill(image, mask)
+        if filled.shape != image.shape or filled.dtype != np.uint8:
+            raise ValueError(f"{self.name} inpaint: the engine returned {filled.dtype} {filled.shape}, "
+                             f"expected uint8 {image.shape}")
+        return composite_masked(image, filled, mask)
+
+    @abstractmethod
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The engine's fill of ``mask`` (non-empty, bool (H, W)) in ``image`` (uint8 (H, W, 3)):
+        a uint8 (H, W, 3) array whose masked pixels are used; its other pixels are ignored."""
 
 
 class Segmenter(Protocol):
@@ -59,6 +99,86 @@ class Segmenter(Protocol):
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Boolean (H, W) mask of the product (garment, goods, and the person or mannequin
         wearing them) in a supplier photo."""
+
+
+class PromptedSegmenter(Segmenter, Protocol):
+    """A segmenter that can be told where the product is (segment-anything). Called with
+    neither prompt it falls back on its own documented default prompt, so it is a
+    :class:`Segmenter` too."""
+
+    def segment(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
+                points: np.ndarray | None = None, point_labels: np.ndarray | None = None) -> np.ndarray:
+        """Boolean (H, W) mask of the object ``box`` ((x0, y0, x1, y1) px) and/or ``points``
+        ((N, 2) float (x, y) px; ``point_labels`` (N,) 1 = on the object, 0 = not on it; all 1
+        when omitted) point at, in ``image`` (RGB uint8 (H, W, 3))."""
+
+
+class SoftSegmenter(Segmenter, Protocol):
+    """A segmenter that also gives its per-pixel belief (salient-object / background-removal
+    models): ``segment(image)`` is ``alpha(image) > threshold``."""
+
+    def alpha(self, image: np.ndarray) -> np.ndarray:
+        """Float32 (H, W) in 0..1: how surely each pixel of ``image`` is the product."""
+
+
+# Human parsing: the part of a person or outfit each pixel shows. Engines map their model's own
+# label names onto these parts; a part a model does not know is simply never set.
+PARTS = ("background", "hat", "hair", "sunglasses", "upper_clothes", "dress", "coat", "skirt", "pants",
+         "belt", "scarf", "glove", "sock", "left_shoe", "right_shoe", "bag", "face", "neck",
+         "left_arm", "right_arm", "left_leg", "right_leg", "torso_skin")
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    "garment": ("upper_clothes", "dress", "coat", "skirt", "pants", "belt", "scarf", "hat", "glove", "sock"),
+    "accessory": ("sunglasses", "left_shoe", "right_shoe", "bag"),
+    "face": ("face",),
+    "hair": ("hair",),
+    "arms": ("left_arm", "right_arm"),
+    "legs": ("left_leg", "right_leg"),
+    "skin": ("face", "neck", "left_arm", "right_arm", "left_leg", "right_leg", "torso_skin"),
+    "person": PARTS[1:],
+}
+
+
+@dataclass
+class Parsing:
+    """Per-pixel human parsing of a photo.
+
+    ``labels`` is a (H, W) uint8 array of indices into :data:`PARTS` (0 = background), at the
+    photo's own size; ``scores`` optionally the (H, W) float32 confidence 0..1 of each pixel's label.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray | None = None
+
+    def mask(self, *names: str) -> np.ndarray:
+        """Bool (H, W): pixels whose part is one of ``names`` (parts of :data:`PARTS` or groups
+        of :data:`PART_GROUPS`, e.g. ``mask("garment")``, ``mask("arms", "legs")``)."""
+        parts = {p for n in names for p in PART_GROUPS.get(n, (n,))}
+        unknown = parts - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown parsing part(s) {sorted(unknown)} (known: {', '.join(PARTS)}; "
+                             f"groups: {', '.join(PART_GROUPS)})")
+        return np.isin(self.labels, [PARTS.index(p) for p in parts])
+
+    def product_mask(self, with_person: bool = False) -> np.ndarray:
+        """Bool (H, W): what an on-model photo sells. Garments and accessories (the
+        ``garment`` and ``accessory`` groups: clothes, hat, scarf, belt, glove, sock, shoes, bag,
+        sunglasses); with ``with_person`` also the skin and hair wearing them, i.e. every pixel
+        that is not background."""
+        if with_person:
+            return self.labels != PARTS.index("background")
+        return self.mask("garment", "accessory")
+
+    @property
+    def has_person(self) -> bool:
+        """Whether any skin, hair or face shows: a model (or a part of one), not a flat lay."""
+        return bool(self.mask("skin", "hair").any())
+
+
+class HumanParser(Protocol):
+    name: str
+
+    def parse(self, image: np.ndarray) -> Parsing:
+        """The :class:`Parsing` of ``image`` (RGB uint8 (H, W, 3)), at its size."""
 
 
 @dataclass
@@ -80,8 +200,8 @@ class Recipe:
 
 
 @dataclass
-class Candidate:
-    """A generated image plus where the product sits in it.
+class Generated:
+    """The in-memory image a generator returns, plus where the product sits in it.
 
     ``product_mask`` is in candidate coordinates; ``offset`` is the (x, y) position of the
     source image's origin in the candidate, ``scale`` the source-to-candidate scale (1.0 when
@@ -98,5 +218,5 @@ class Candidate:
 class Generator(Protocol):
     name: str
 
-    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Candidate:
+    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """One localized candidate of the product in ``image`` (masked by ``mask``)."""

@@ -13,7 +13,8 @@ import math
 import cv2
 import numpy as np
 
-from catloc.engines.base import Candidate, EngineLoadError, Recipe
+from catloc.engines.base import EngineLoadError, Generated, Recipe
+from catloc.imaging import dilate
 
 SCENE_KINDS = ("solid", "gradient", "sweep", "floor", "vignette")
 
@@ -105,7 +106,7 @@ class StudioGenerator:
             y = (height - bbox_h) // 2
         return width, height, x, max(0, y)
 
-    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Candidate:
+    def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         ys, xs = np.nonzero(mask)
         if len(ys) == 0:
             raise ValueError("empty product mask")
@@ -127,11 +128,10 @@ class StudioGenerator:
         if self.feather_px:
             full_src = np.zeros((height, width, 3), np.float32)
             full_src[py:py + crop.shape[0], px:px + crop.shape[1]] = crop
-            k = 2 * self.feather_px + 1
-            rim = (cv2.dilate(placed.astype(np.uint8), np.ones((k, k), np.uint8)) > 0) & ~placed
+            rim = dilate(placed, self.feather_px, square=True) & ~placed
             canvas[rim] = 0.5 * canvas[rim] + 0.5 * full_src[rim]
         out = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
         region = out[py:py + crop.shape[0], px:px + crop.shape[1]]
         region[crop_mask] = crop[crop_mask]
-        return Candidate(image=out, product_mask=placed, offset=(int(px - x0), int(py - y0)), scale=1.0,
+        return Generated(image=out, product_mask=placed, offset=(int(px - x0), int(py - y0)), scale=1.0,
                          meta={"canvas": [width, height], "bbox": [int(x0), int(y0), int(x1), int(y1)]})

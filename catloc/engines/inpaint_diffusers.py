@@ -4,7 +4,8 @@ Needs the pipeline saved in a local directory (``model_dir``), in diffusers' lay
 ``model_index.json`` plus the ``unet/``, ``vae/``, ``text_encoder/``, ``tokenizer/`` and
 ``scheduler/`` sub-folders it names. It is loaded once with ``local_files_only=True``; nothing
 is downloaded. Only a crop around the mask goes through the model (resized to ``work_size``),
-and only the masked pixels are written back: every other pixel is returned unchanged.
+and only the masked pixels are written back (:class:`~catloc.engines.base.BaseInpainter`):
+every other pixel is returned unchanged.
 
 Options: ``prompt``/``negative_prompt``, ``steps``, ``guidance_scale``, ``strength``, ``seed``
 (same seed, same pixels), ``device`` (cpu | cuda), ``dtype`` (float32 | float16 on cuda |
@@ -20,7 +21,7 @@ import threading
 import cv2
 import numpy as np
 
-from catloc.engines.base import EngineLoadError
+from catloc.engines.base import BaseInpainter, EngineLoadError
 
 _DTYPES = ("float32", "float16", "bfloat16")
 _LAYOUT = "model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/"
@@ -66,7 +67,7 @@ def _check_model_dir(model_dir: str | None) -> str:
     return path
 
 
-class DiffusersInpainter:
+class DiffusersInpainter(BaseInpainter):
     name = "diffusers"
 
     def __init__(self, model_dir: str | None = None,
@@ -133,10 +134,9 @@ class DiffusersInpainter:
         y0, y1 = place(by0, by1, side_h, h)
         return x0, y0, x1, y1
 
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
-            return image.copy()
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The model's fill of a square-ish crop around ``mask`` (see :meth:`_crop_box`), run at
+        ``work_size`` px and resized back; pixels outside the crop are the input's."""
         from PIL import Image
 
         x0, y0, x1, y1 = self._crop_box(mask)
@@ -165,5 +165,5 @@ class DiffusersInpainter:
         up = cv2.INTER_CUBIC if scale < 1 else cv2.INTER_AREA
         result = cv2.resize(result, (cw, ch), interpolation=up)
         filled = image.copy()
-        filled[y0:y1, x0:x1] = np.where(crop_mask[..., None], result, crop)
+        filled[y0:y1, x0:x1] = result
         return filled

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import threading
 
-import cv2
 import numpy as np
 
 from catloc.engines.base import EngineLoadError, TextRegion
+from catloc.imaging import resize_longest
 
 
 class RapidOCRDetector:
@@ -68,9 +68,7 @@ class RapidOCRDetector:
     def _find(self, bgr: np.ndarray) -> list[np.ndarray]:
         """Step 1: boxes found on the reduced copy, in full-size coordinates."""
         h, w = bgr.shape[:2]
-        scale = min(1.0, self.det_side / max(h, w))
-        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
-            if scale < 1 else bgr
+        small, scale = resize_longest(bgr, self.det_side)
         with self._lock:
             boxes, _ = self._ocr.text_det(small)
         if boxes is None or len(boxes) == 0:

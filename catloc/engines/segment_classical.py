@@ -23,30 +23,17 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import EngineLoadError
-
-
-def _largest_components(mask: np.ndarray, keep_ratio: float, min_area: int) -> np.ndarray:
-    """Keep connected components at least ``keep_ratio`` x the largest (and ``min_area`` px)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return mask.astype(bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.flatnonzero((areas >= keep_ratio * areas.max()) & (areas >= min_area)) + 1
-    return np.isin(labels, keep)
-
-
-def _fill_small_holes(mask: np.ndarray, max_hole: int) -> np.ndarray:
-    """Fill background holes inside the mask smaller than ``max_hole`` px (keeps bag handles open)."""
-    inv = (~mask).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    h, w = mask.shape
-    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
-    touches_border = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
-    holes = np.flatnonzero(~touches_border & (area <= max_hole)) + 1
-    return mask | np.isin(labels, holes) if len(holes) else mask.copy()
+from catloc.imaging import (bbox_window, border_sides, connected_to_border, dilate, erode, fill_holes,
+                            largest_components, resize_longest)
 
 
 class ClassicalSegmenter:
+    """The ``classical`` segment engine. Options: ``work_side`` (px) the steps run at, ``border``
+    (share of the shorter side) sampled for the backdrop model, ``clusters`` (k-means colours),
+    GrabCut ``iterations``, ``min_threshold`` (Lab distance) below which nothing is surely product,
+    ``near_backdrop`` (Lab distance) within which a pixel is backdrop-coloured however low the
+    measured noise."""
+
     name = "classical"
 
     def __init__(self, work_side: int = 384, border: float = 0.03, clusters: int = 3,
@@ -60,12 +47,27 @@ class ClassicalSegmenter:
         self.min_threshold = float(min_threshold)
         self.near_backdrop = float(near_backdrop)
 
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Boolean (H, W) product mask of ``image`` (RGB uint8); all False when nothing stands out
+        from the backdrop. The steps are those of the module docstring."""
+        h, w = image.shape[:2]
+        small, scale = resize_longest(image, self.work_side)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+        centres, thr, noise = self._backdrop_model(lab)                                    # 1.
+        dist = _distance(lab.reshape(-1, 3), centres).reshape(lab.shape[:2])
+        outside = self._outside(dist, noise)                                               # 2.
+        seed = self._seed(dist, thr, outside)                                              # 3.
+        if seed.sum() < 0.002 * seed.shape[0] * seed.shape[1]:
+            return np.zeros((h, w), dtype=bool)
+        mask = self._grabcut(small, seed, outside, dist, thr, noise)                       # 4.
+        if scale == 1.0:
+            return mask
+        return self._full_size(image, mask, scale, centres, thr, noise)                    # 5.
+
     def _backdrop_model(self, lab: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """Backdrop colours (Lab), the distance beyond which a pixel is surely not backdrop, and
-        how far the backdrop's own pixels stray from those colours (its noise)."""
-        h, w = lab.shape[:2]
-        b = max(2, int(round(self.border * min(h, w))))
-        sides = [lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3), lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)]
+        """Step 1: the backdrop colours (Lab, (K, 3)), the distance beyond which a pixel is surely
+        not backdrop, and how far the backdrop's own pixels stray from those colours (its noise)."""
+        sides = border_sides(lab, max(2, int(round(self.border * min(lab.shape[:2])))))
         strip = np.concatenate(sides)
         k = min(self.clusters, len(strip))
         # deterministic start: clusters seeded by lightness quantiles
@@ -90,77 +92,59 @@ class ClassicalSegmenter:
         return centres, max(self.min_threshold, noise), max(1.0, noise)
 
     def _outside(self, dist: np.ndarray, noise: float) -> np.ndarray:
-        """Backdrop reached from the border: the pixels within the backdrop's own noise of a
-        backdrop colour (at least ``near_backdrop``) that connect to the image border."""
-        close = (dist <= max(self.near_backdrop, noise)).astype(np.uint8)
-        _, labels = cv2.connectedComponents(close, connectivity=4)
-        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-        return np.isin(labels, edge[edge > 0])
+        """Step 2, backdrop reached from the border: the pixels within the backdrop's own noise of
+        a backdrop colour (at least ``near_backdrop``) that connect to the image border."""
+        return connected_to_border(dist <= max(self.near_backdrop, noise))
 
-    def segment(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        scale = min(1.0, self.work_side / max(h, w))
-        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA) if scale < 1 else image
-        sh, sw = small.shape[:2]
-        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-        # 1. backdrop colours
-        centres, thr, noise = self._backdrop_model(lab)
-        dist = _distance(lab.reshape(-1, 3), centres).reshape(sh, sw)
-        # 2. backdrop reached from the border
-        outside = self._outside(dist, noise)
-
-        # 3. seed: far from the backdrop colours or not reached from the border; cleaned up
+    def _seed(self, dist: np.ndarray, thr: float, outside: np.ndarray) -> np.ndarray:
+        """Step 3: what is far from the backdrop colours or not reached from the border, opened with
+        a 3 px and closed with a 7 px disc, keeping its large parts (bool (h, w))."""
         seed = ((dist > thr) | ~outside).astype(np.uint8)
-        k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-        seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, k3)
+        seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         seed = cv2.morphologyEx(seed, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-        seed = _largest_components(seed > 0, keep_ratio=0.08, min_area=max(16, sh * sw // 2000))
-        if seed.sum() < 0.002 * sh * sw:
-            return np.zeros((h, w), dtype=bool)
+        return largest_components(seed > 0, keep_ratio=0.08, min_area=max(16, seed.shape[0] * seed.shape[1] // 2000))
 
-        # 4. GrabCut from the seed: sure background far from it, sure product in its core
+    def _grabcut(self, small: np.ndarray, seed: np.ndarray, outside: np.ndarray, dist: np.ndarray,
+                 thr: float, noise: float) -> np.ndarray:
+        """Step 4: GrabCut from the seed (sure backdrop where the outside lies more than 7 px from it,
+        sure product in its core and where enclosed by the outline), then the large parts of the
+        result with their small holes filled (bool (h, w))."""
+        sh, sw = seed.shape
         gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
-        near = cv2.dilate(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))) > 0
-        gc[~near & outside] = cv2.GC_BGD
+        gc[~dilate(seed, 7) & outside] = cv2.GC_BGD
         gc[seed] = cv2.GC_PR_FGD
-        core = cv2.erode(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
-        gc[core & (dist > 1.5 * thr)] = cv2.GC_FGD
+        gc[erode(seed, 2) & (dist > 1.5 * thr)] = cv2.GC_FGD
         # enclosed by an outline and unlike the backdrop, however slightly: a white garment on white
         # paper, whose colours GrabCut cannot tell from the paper's
-        enclosed = cv2.erode((~outside).view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))) > 0
-        gc[seed & enclosed & (dist > noise)] = cv2.GC_FGD
+        gc[seed & erode(~outside, 4) & (dist > noise)] = cv2.GC_FGD
         # GrabCut only decides the undecided: it runs on their box plus a margin of sure backdrop
-        x, y, bw, bh = cv2.boundingRect((gc != cv2.GC_BGD).view(np.uint8))
-        m = 12
-        ys, xs = slice(max(0, y - m), min(sh, y + bh + m)), slice(max(0, x - m), min(sw, x + bw + m))
+        window = bbox_window(gc != cv2.GC_BGD, 12)
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
-            crop = np.ascontiguousarray(gc[ys, xs])
+            crop = np.ascontiguousarray(gc[window])
             cv2.setRNGSeed(0)  # GrabCut seeds its colour models with OpenCV's (per-thread) RNG
-            cv2.grabCut(np.ascontiguousarray(small[ys, xs, ::-1]), crop, None, bgd, fgd,
+            cv2.grabCut(np.ascontiguousarray(small[window][..., ::-1]), crop, None, bgd, fgd,
                         self.iterations, cv2.GC_INIT_WITH_MASK)
-            gc[ys, xs] = crop
+            gc[window] = crop
             mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
         except cv2.error:
             mask = seed  # degenerate colour models (e.g. flat images): keep the seed
-        mask = _largest_components(mask, keep_ratio=0.08, min_area=max(16, sh * sw // 2000))
-        mask = _fill_small_holes(mask, max_hole=max(4, int(0.01 * mask.sum())))
+        mask = largest_components(mask, keep_ratio=0.08, min_area=max(16, sh * sw // 2000))
+        return fill_holes(mask, max_area=max(4, int(0.01 * mask.sum())))
 
-        if scale == 1.0:
-            return mask
-        # 5. back to full size, re-snapped to the colour edge in a thin band: surely product
-        #    beyond the threshold, surely backdrop within the backdrop's own noise
+    def _full_size(self, image: np.ndarray, mask: np.ndarray, scale: float, centres: np.ndarray,
+                   thr: float, noise: float) -> np.ndarray:
+        """Step 5: ``mask`` brought to ``image``'s size and re-snapped to the colour edge within about
+        1.5 work-size px of its edge: surely product beyond ``thr``, surely backdrop within ``noise``."""
+        h, w = image.shape[:2]
         full = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
         band_px = max(1, int(round(1.5 / scale)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1, 2 * band_px + 1))
-        band = (cv2.dilate(full.astype(np.uint8), kernel) > 0) & ~(cv2.erode(full.astype(np.uint8), kernel) > 0)
-        ys, xs = np.nonzero(band)
+        ys, xs = np.nonzero(dilate(full, band_px) & ~erode(full, band_px))
         if len(ys):
             lab_band = cv2.cvtColor(image[ys, xs][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
             d = _distance(lab_band, centres)
             full[ys, xs] = np.where(d > thr, True, np.where(d <= noise, False, full[ys, xs]))
-        return _fill_small_holes(full, max_hole=max(4, int(0.01 * full.sum())))
+        return fill_holes(full, max_area=max(4, int(0.01 * full.sum())))
 
 
 def _distance(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -1,0 +1,308 @@
+"""Pure array helpers shared by the stages and the engines (NumPy + OpenCV, no state).
+
+Conventions: an *image* is a ``uint8`` array of shape (H, W, 3) (RGB, or any 3-channel
+colour space) or (H, W); a *mask* is a ``bool`` array of shape (H, W). Distances, widths and
+margins are in pixels (px). No function modifies its inputs.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
+           "connected_to_border", "dilate", "erode", "fill_holes", "largest_components", "place",
+           "polygon_mask", "resize_longest", "resize_mask", "share_inside"]
+
+
+def _as_u8(mask: np.ndarray) -> np.ndarray:
+    """``mask`` as a 0/1 ``uint8`` array (a view for ``bool`` input)."""
+    return mask.view(np.uint8) if mask.dtype == bool else (mask != 0).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- windows and borders
+
+def bbox_window(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """The bounding box of a mask's pixels, grown by a margin and clipped to the array.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    pad : int
+        Margin added on every side of the bounding box (px).
+
+    Returns
+    -------
+    window : (slice, slice) or None
+        ``(rows, columns)`` to index arrays of shape (H, ...) with; ``None`` if ``mask`` is empty.
+    """
+    x, y, w, h = cv2.boundingRect(_as_u8(mask))
+    if w == 0 or h == 0:
+        return None
+    height, width = mask.shape[:2]
+    return (slice(max(0, y - pad), min(height, y + h + pad)),
+            slice(max(0, x - pad), min(width, x + w + pad)))
+
+
+def border_sides(image: np.ndarray, width: int) -> list[np.ndarray]:
+    """The pixels of the four outer strips of an image: top, bottom, left, right.
+
+    Parameters
+    ----------
+    image : (H, W, C) or (H, W) ndarray
+    width : int
+        Strip width (px). The corners belong to two strips.
+
+    Returns
+    -------
+    sides : list of 4 ndarrays
+        Shapes (width * W, C), (width * W, C), (H * width, C), (H * width, C) (without the
+        channel axis for a 2-D ``image``), same dtype as ``image``.
+    """
+    flat = (-1,) + image.shape[2:]
+    return [image[:width].reshape(flat), image[-width:].reshape(flat),
+            image[:, :width].reshape(flat), image[:, -width:].reshape(flat)]
+
+
+def border_strip(image: np.ndarray, width: int) -> np.ndarray:
+    """All pixels of :func:`border_sides`, concatenated: shape (N, C), same dtype as ``image``."""
+    return np.concatenate(border_sides(image, width))
+
+
+def connected_to_border(mask: np.ndarray) -> np.ndarray:
+    """The parts of a mask that touch the array's border.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+
+    Returns
+    -------
+    reached : (H, W) bool ndarray
+        The 4-connected components of ``mask`` with at least one pixel in the first or last
+        row or column.
+    """
+    _, labels = cv2.connectedComponents(_as_u8(mask), connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.isin(labels, edge[edge > 0])
+
+
+# ---------------------------------------------------------------- components
+
+def largest_components(mask: np.ndarray, keep_ratio: float | None = None, min_area: int = 0) -> np.ndarray:
+    """The largest 8-connected components of a mask.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    keep_ratio : float or None
+        ``None``: keep only the largest component (the first in scan order on a tie). A share
+        0..1: keep every component whose area is at least that share of the largest one's.
+    min_area : int
+        Components smaller than this (px) are dropped as well.
+
+    Returns
+    -------
+    kept : (H, W) bool ndarray
+        ``mask`` itself as bool when it has no component.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
+    if n <= 1:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if keep_ratio is None:
+        largest = int(np.argmax(areas))
+        return labels == 1 + largest if areas[largest] >= min_area else np.zeros(mask.shape, bool)
+    keep = np.flatnonzero((areas >= keep_ratio * areas.max()) & (areas >= min_area)) + 1
+    return np.isin(labels, keep)
+
+
+def fill_holes(mask: np.ndarray, max_area: int | None = None) -> np.ndarray:
+    """A mask with its holes filled: background regions that do not reach the border.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    max_area : int or None
+        Fill only holes of at most this many px (a bag's handle stays open); ``None``: all.
+
+    Returns
+    -------
+    filled : (H, W) bool ndarray
+        A new array; holes are 4-connected background regions.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    inner = ~((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h))
+    if max_area is not None:
+        inner &= area <= max_area
+    holes = np.flatnonzero(inner) + 1
+    return mask | np.isin(labels, holes) if len(holes) else mask.copy()
+
+
+def share_inside(region: np.ndarray, mask: np.ndarray) -> float:
+    """Share 0..1 of the pixels of ``region`` that lie in ``mask`` (both (H, W) bool); 0.0 for an
+    empty region."""
+    return float((region & mask).sum()) / max(1, int(region.sum()))
+
+
+# ---------------------------------------------------------------- morphology
+
+def _morphology(op, mask: np.ndarray, px: int, square: bool) -> np.ndarray:
+    """``op`` (``cv2.dilate`` or ``cv2.erode``) with a (2 px + 1) element, on the mask's bounding
+    box grown by ``px``: nothing outside it can change, and inside it every pixel the element
+    reaches is in the window (or beyond the array's edge, as for the whole array)."""
+    if px <= 0:
+        return mask
+    window = bbox_window(mask, px)
+    if window is None:
+        return mask.copy()
+    k = 2 * px + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT if square else cv2.MORPH_ELLIPSE, (k, k))
+    out = np.zeros(mask.shape, bool)
+    out[window] = op(_as_u8(mask)[window], kernel) > 0
+    return out
+
+
+def dilate(mask: np.ndarray, px: int, square: bool = False) -> np.ndarray:
+    """A mask grown by ``px`` pixels, computed on its bounding box only (fast for small masks).
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    px : int
+        Growth (px): the structuring element is an ellipse (a disc) of diameter ``2 * px + 1``,
+        or with ``square=True`` a ``2 * px + 1`` square. ``px <= 0`` returns ``mask`` itself.
+    square : bool
+
+    Returns
+    -------
+    grown : (H, W) bool ndarray
+        Equal to ``cv2.dilate`` of the whole mask with that element.
+    """
+    return _morphology(cv2.dilate, mask, px, square)
+
+
+def erode(mask: np.ndarray, px: int, square: bool = False) -> np.ndarray:
+    """A mask shrunk by ``px`` pixels; the counterpart of :func:`dilate` (same element, same
+    arguments). As with ``cv2.erode``, the array's border does not erode the mask."""
+    return _morphology(cv2.erode, mask, px, square)
+
+
+# ---------------------------------------------------------------- drawing, resizing, placing
+
+def polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    """The pixels inside a polygon.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (H, W) of the mask.
+    polygon : (N, 2) float ndarray
+        (x, y) corners in pixel coordinates; rounded to whole pixels.
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+        The filled polygon, edges included.
+    """
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return mask.view(bool)
+
+
+def resize_longest(array: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """An image or mask shrunk so that its longer side is at most ``side`` px.
+
+    Parameters
+    ----------
+    array : (H, W, C) or (H, W) ndarray
+        An image (area interpolation) or a bool mask (nearest neighbour, returned as bool).
+    side : int
+        Longest side of the result (px). Arrays already that small are returned as they are
+        (not copied); they are never enlarged.
+
+    Returns
+    -------
+    resized : ndarray
+        Shape (round(H * scale), round(W * scale)[, C]), at least 1 px each way.
+    scale : float
+        ``min(1, side / max(H, W))``: multiply source coordinates by it to get resized ones.
+    """
+    h, w = array.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale >= 1:
+        return array, scale
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if array.dtype == bool:
+        return resize_mask(array, size), scale
+    return cv2.resize(array, size[::-1], interpolation=cv2.INTER_AREA), scale
+
+
+def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A mask resized to ``shape`` = (H, W) by nearest neighbour: (H, W) bool ndarray."""
+    return cv2.resize(_as_u8(mask), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def place(array: np.ndarray, offset: tuple[float, float], scale: float, size: tuple[int, int],
+          nearest: bool = False) -> np.ndarray:
+    """An image or mask moved from source to target coordinates.
+
+    Parameters
+    ----------
+    array : (H, W, C) or (H, W) ndarray
+        In source coordinates (a mask as ``uint8``: OpenCV warps no bool arrays).
+    offset : (float, float)
+        (x, y) position of the source's origin in the target (px).
+    scale : float
+        Source-to-target scale.
+    size : (int, int)
+        (W, H) of the target, OpenCV's order.
+    nearest : bool
+        Nearest-neighbour sampling (for masks); bilinear otherwise, except at ``scale == 1``.
+
+    Returns
+    -------
+    placed : (H', W'[, C]) ndarray
+        Same dtype as ``array``; 0 where the source does not reach.
+    """
+    matrix = np.array([[scale, 0, offset[0]], [0, scale, offset[1]]], np.float32)
+    flags = cv2.INTER_NEAREST if nearest or scale == 1.0 else cv2.INTER_LINEAR
+    return cv2.warpAffine(array, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+# ---------------------------------------------------------------- colour and compositing
+
+def colour_distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Euclidean colour distance of every pixel to one colour.
+
+    Parameters
+    ----------
+    pixels : (..., 3) ndarray
+        Any shape of pixels, e.g. (H, W, 3) or (N, 3).
+    colour : (3,) array_like
+
+    Returns
+    -------
+    distance : (...) float32 ndarray
+        In the pixels' units (0..441 for 8-bit RGB).
+    """
+    diff = pixels.astype(np.float32) - np.asarray(colour, np.float32)
+    return np.sqrt(np.einsum("...c,...c->...", diff, diff))
+
+
+def composite_masked(image: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``filled`` where ``mask`` is set, ``image`` everywhere else: only masked pixels change.
+
+    Parameters
+    ----------
+    image, filled : (H, W, C) or (H, W) ndarray
+        Same shape and dtype.
+    mask : (H, W) bool ndarray
+
+    Returns
+    -------
+    composite : ndarray
+        A new array, shape and dtype of ``image``.
+    """
+    return np.where(mask[..., None] if image.ndim == 3 else mask, filled, image)

@@ -1,0 +1,243 @@
+"""Stage 2, clean: remove overlaid supplier text and QR codes, keep the product's own text.
+
+:func:`remove_overlay_text` runs six steps, one function each:
+
+1. *find* (:func:`find_text_and_codes`): text with the OCR engine, QR codes and barcodes with OpenCV's
+   detectors (kept only if they look like a code), and the plates (banners, stickers, cards)
+   findings sit on;
+2. *place on the product* (:func:`place_on_product`): locate the product on a copy with *all*
+   findings painted out, then gather the facts about each text finding
+   (:class:`~tasks.clean.decisions.Finding`): its share on the product, whether it reaches off
+   the product onto the backdrop, is part of a tiled watermark, is promo text, is an unsure reading;
+3. *decide* (:func:`~tasks.clean.decisions.decide`) per text finding, from its facts alone:
+   keep or remove, and the rule that fired; every code is removed;
+4. *mask* (:func:`removal_mask`) what goes at stroke level (or its plate), never over kept
+   product text read with confidence;
+5. *inpaint* the union of removed regions; pixels outside that mask are bit-for-bit the source's;
+6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one wider retry
+   (never over the product), what survives is reported as residual text.
+
+Every decision is returned in the report (``clean.json``), so reviewers can see what was found,
+kept and removed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from catloc.engines.base import BaseInpainter, Segmenter, TextDetector, TextRegion
+from catloc.imaging import dilate, largest_components, polygon_mask, share_inside
+from catloc.tasks.clean.codes import code_mask, detect_codes
+from catloc.tasks.clean.decisions import (Decision, Finding, decide, is_unsure, matches_any, promo_patterns,
+                                   tiled_watermarks)
+from catloc.tasks.clean.options import CleanOptions
+from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
+from catloc.tasks.clean.product import segment_painted, surroundings_on_product
+from catloc.tasks.clean.verify import leftover_text
+
+
+@dataclass
+class CleanResult:
+    """What :func:`remove_overlay_text` returns."""
+
+    cleaned: np.ndarray                 # uint8 (H, W, 3): the source with the removed regions inpainted
+    removed_mask: np.ndarray            # bool (H, W): the pixels that were inpainted
+    product_mask: np.ndarray            # bool (H, W): product located on the painted-out copy
+    report: dict[str, Any] = field(default_factory=dict)  # clean.json
+
+
+@dataclass
+class Detections:
+    """What step 1 found in a photo of ``shape`` (H, W). Masks are bool (H, W); texts, their masks
+    and plates are in OCR order, codes in detection order."""
+
+    shape: tuple[int, int]
+    backdrop: np.ndarray                 # float32 (3,): the backdrop's colour
+    texts: list[TextRegion]
+    text_masks: list[np.ndarray]         # each text's box
+    plates: list[np.ndarray | None]      # the plate each text sits on, if any
+    codes: list[tuple[str, np.ndarray]]  # (kind, corners (4, 2)) of each code
+    code_masks: list[np.ndarray]         # each code with its quiet zone, plate and card
+
+    def everything(self) -> np.ndarray:
+        """The union of every finding and plate: what is painted out to locate the product."""
+        out = np.zeros(self.shape, bool)
+        for mask in self.text_masks + self.code_masks + [p for p in self.plates if p is not None]:
+            out |= mask
+        return out
+
+
+class Verification(NamedTuple):
+    """What step 6 leaves: the final image and mask, whether a retry ran, what text survived."""
+
+    cleaned: np.ndarray
+    removed_mask: np.ndarray
+    retried: bool
+    residual_text: list[str]
+
+
+def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInpainter, segmenter: Segmenter,
+                        options: CleanOptions | None = None) -> CleanResult:
+    """Remove supplier overlays from ``image`` (RGB uint8 (H, W, 3)); see the module docstring."""
+    options = options or CleanOptions()
+    detections = find_text_and_codes(image, ocr, options)                                   # 1. find
+    product, findings = place_on_product(image, detections, inpainter, segmenter, options)   # 2. place
+    decisions = [decide(finding, options) for finding in findings]                          # 3. decide
+    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)       # 4. mask
+    cleaned = inpainter.inpaint(image, remove)                                              # 5. inpaint
+    verified = verify_cleaned(cleaned, remove, product, ocr, inpainter, options)             # 6. verify
+    return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
+                       report=clean_report(detections, findings, decisions, mask_kinds, verified, options))
+
+
+# ---------------------------------------------------------------- 1. find
+
+def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOptions) -> Detections:
+    """Step 1: text regions (OCR), codes (``remove_qr``), and the plate each text sits on. Readings
+    that repeat across the photo (watermark tiles, or a repeated print) get no plate."""
+    shape = image.shape[:2]
+    backdrop = backdrop_colour(image)
+    texts = ocr.detect(image)
+    codes = detect_codes(image) if options.remove_qr else []
+    text_masks = [polygon_mask(shape, t.polygon) for t in texts]
+    repeated = tiled_watermarks(texts, [0.0] * len(texts))
+    plates = [None if i in repeated else find_plate(image, m, backdrop) for i, m in enumerate(text_masks)]
+    code_masks = [code_mask(image, quad, backdrop) for _, quad in codes]
+    return Detections(shape, backdrop, texts, text_masks, plates, codes, code_masks)
+
+
+# ---------------------------------------------------------------- 2. place on the product
+
+def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseInpainter, segmenter: Segmenter,
+                     options: CleanOptions) -> tuple[np.ndarray, list[Finding]]:
+    """Step 2: the product mask (bool (H, W)), located with every finding and plate painted out
+    (grown by ``dilate_px``) so banners and stickers cannot pull it towards them, and the facts
+    about each text finding.
+
+    An unsure reading may be the product itself (OCR "reading" a print or a shape): its share on
+    the product is the larger of its share on that mask and on the product's main body located
+    with the reading left in place, and it never takes its plate with it.
+    """
+    product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
+    patterns = promo_patterns(options.always_remove)
+    insides = [share_inside(m, product) for m in detections.text_masks]
+    crossing = crosses_backdrop(image, detections, product, options)
+    tiled = tiled_watermarks(detections.texts, insides)
+    promo = [matches_any(t.text, patterns) for t in detections.texts]
+    unsure = [is_unsure(t.score, promo[i], i in tiled, options) for i, t in enumerate(detections.texts)]
+    if any(unsure):
+        body = _main_body(image, detections, unsure, inpainter, segmenter, options)
+        insides = [max(inside, share_inside(m, body)) if unsure[i] else inside
+                   for i, (m, inside) in enumerate(zip(detections.text_masks, insides))]
+    findings = [Finding(text=t.text, score=t.score, inside=insides[i], tiled=i in tiled, promo=promo[i],
+                        crosses_backdrop=crossing[i], unsure=unsure[i],
+                        has_plate=detections.plates[i] is not None and not unsure[i])
+                for i, t in enumerate(detections.texts)]
+    return product, findings
+
+
+def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
+                     options: CleanOptions) -> list[bool]:
+    """Per text: laid over the photo, even where the product mask (made with it painted out) grew
+    into it. Without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop colour
+    connected to the border) between its strokes; with one: less than ``edge_on_product`` of the
+    plate's surroundings lie on the product (a print stays on the product)."""
+    open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
+    return [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
+            else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
+            for m, p in zip(detections.text_masks, detections.plates)]
+
+
+def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], inpainter: BaseInpainter,
+               segmenter: Segmenter, options: CleanOptions) -> np.ndarray:
+    """The product's largest part, located with every finding painted out but the unsure readings
+    (and their plates)."""
+    left_in = np.zeros(detections.shape, bool)
+    for mask, plate, leave in zip(detections.text_masks, detections.plates, unsure):
+        if leave:
+            left_in |= mask if plate is None else (mask | plate)
+    painted = dilate(detections.everything() & ~left_in, options.dilate_px)
+    return largest_components(segment_painted(image, painted, inpainter, segmenter))
+
+
+# ---------------------------------------------------------------- 4. mask
+
+def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
+                 options: CleanOptions) -> tuple[np.ndarray, list[str]]:
+    """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers (``plate``,
+    ``strokes``, ``strokes on texture``, ``box``; ``""`` if kept).
+
+    A removed text's mask is its plate grown by ``dilate_px``, or else its strokes grown by half a
+    stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text
+    (kept product text read with confidence) is then taken out: where a watermark crosses a
+    print, better a trace of the watermark than a print with letters wiped out. Codes are added
+    last (grown by ``dilate_px``), protected text or not.
+    """
+    remove, protected = np.zeros(detections.shape, bool), np.zeros(detections.shape, bool)
+    kinds = []
+    for finding, decision, mask, plate in zip(findings, decisions, detections.text_masks, detections.plates):
+        kind = ""
+        if not decision.keep:
+            if finding.has_plate:
+                region, kind = dilate(plate, options.dilate_px), "plate"
+            else:
+                region, kind = stroke_mask(image, mask, options.dilate_px)
+            remove |= region
+        elif decision.protect:
+            protected |= mask
+        kinds.append(kind)
+    remove &= ~protected
+    for mask in detections.code_masks:
+        remove |= dilate(mask, options.dilate_px)
+    return remove, kinds
+
+
+# ---------------------------------------------------------------- 6. verify
+
+def verify_cleaned(cleaned: np.ndarray, remove: np.ndarray, product: np.ndarray, ocr: TextDetector,
+                   inpainter: BaseInpainter, options: CleanOptions) -> Verification:
+    """Step 6 (``verify``): text still found around the cleaned regions that should be gone
+    (:func:`~tasks.clean.verify.leftover_text`) gets one retry with a mask ``3 x dilate_px``
+    wider, never over the product; OCR then reads around the retried regions once more, and
+    what it still finds is the residual text."""
+    if not (options.verify and remove.any()):
+        return Verification(cleaned, remove, False, [])
+    patterns = promo_patterns(options.always_remove)
+    remove_all = options.policy == "remove_all"
+    leftovers = leftover_text(cleaned, ocr, product, remove, patterns, remove_all, options.verify_margin,
+                              options.verify_side, read_all=False)
+    if not leftovers:
+        return Verification(cleaned, remove, False, [])
+    found = np.zeros(remove.shape, bool)
+    for region in leftovers:
+        found |= polygon_mask(remove.shape, region.polygon)
+    wider = dilate(found, 3 * options.dilate_px) & ~product
+    cleaned = inpainter.inpaint(cleaned, wider)
+    residual = leftover_text(cleaned, ocr, product, found | wider, patterns, remove_all, options.verify_margin,
+                             options.verify_side)
+    return Verification(cleaned, remove | wider, True, [r.text for r in residual])
+
+
+# ---------------------------------------------------------------- the report
+
+def clean_report(detections: Detections, findings: list[Finding], decisions: list[Decision],
+                 mask_kinds: list[str], verified: Verification, options: CleanOptions) -> dict[str, Any]:
+    """``clean.json``: every text with its decision, reason and mask kind, the codes, and totals."""
+    texts = [{**region.to_dict(), "inside_product": round(finding.inside, 3),
+              "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind}
+             for region, finding, decision, kind in zip(detections.texts, findings, decisions, mask_kinds)]
+    return {
+        "policy": options.policy,
+        "text": texts,
+        "codes": [{"kind": kind, "box": [[round(float(x), 1), round(float(y), 1)] for x, y in quad]}
+                  for kind, quad in detections.codes],
+        "text_found": len(texts),
+        "text_removed": sum(d["decision"] == "removed" for d in texts),
+        "text_kept": sum(d["decision"] == "kept" for d in texts),
+        "qr_removed": len(detections.codes),
+        "inpainted_share": round(float(verified.removed_mask.mean()), 5),
+        "retried": verified.retried,
+        "residual_text": verified.residual_text,
+    }

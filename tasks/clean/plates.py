@@ -1,0 +1,158 @@
+"""What a removed finding's mask covers: the plate it sits on (banner, sticker, card), else its strokes.
+
+Also the backdrop facts plates are told apart from: the backdrop's colour and the open backdrop
+reached from the photo's border.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate,
+                            fill_holes)
+
+
+def _border_px(image: np.ndarray, border: float) -> int:
+    """Width (px) of the outer ``border`` share of the image's shorter side, at least 2."""
+    return max(2, int(border * min(image.shape[:2])))
+
+
+def backdrop_colour(image: np.ndarray, border: float = 0.03) -> np.ndarray:
+    """Median colour (float32 (3,)) of the image's outer ``border`` share: the supplier's backdrop."""
+    return np.median(border_strip(image, _border_px(image, border)), axis=0).astype(np.float32)
+
+
+def backdrop_reached_from_border(image: np.ndarray, backdrop: np.ndarray, border: float = 0.03) -> np.ndarray:
+    """Pixels of the backdrop's colour (within the border's own spread: 3 to 25 levels) that
+    connect to the image border: open backdrop, not a garment that happens to share its colour.
+    Returns a bool (H, W) mask."""
+    spread = colour_distance(border_strip(image, _border_px(image, border)), backdrop)
+    spread = spread[spread < 30]  # leave out a product running off the photo
+    tolerance = min(25.0, max(3.0, 2.5 * float(np.percentile(spread, 90)))) if len(spread) else 3.0
+    return connected_to_border(colour_distance(image, backdrop) <= tolerance)
+
+
+def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: int,
+               tolerance: float = 14.0) -> np.ndarray:
+    """Grow ``seed`` ring by ring (1 px each, at most ``max_px``) while at least 97% of every
+    ring's pixels are within ``tolerance`` of ``colour``.
+
+    Used for the banner or sticker a promo text is printed on: growth stops at the plate's
+    edge, or where it would run into the product (a different colour).
+    """
+    dist = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3)
+    close_all = colour_distance(image, colour) < tolerance
+    reach = 0
+    for k in range(1, max_px + 1):
+        ring = (dist > k - 1) & (dist <= k)
+        if not ring.any():
+            break
+        if close_all[ring].mean() < 0.97:
+            break
+        reach = k
+    return dist <= reach if reach else seed.copy()
+
+
+def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour: np.ndarray | None = None,
+               tolerance: float = 16.0, max_area_ratio: float = 5.0) -> np.ndarray | None:
+    """The plain-coloured plate a finding sits on (promo banner, sticker, QR card), or ``None``.
+
+    The plate colour is ``colour`` if given, else the colour dominating the finding's surround
+    (at least 50% of a ring around it) or, for a banner cut tight around its text, its own box
+    (30%, the rest being text). It must differ from the backdrop. The plate is the region of
+    that colour connected to the finding, with everything it encloses (the text), and it must
+    be bounded: a region that runs out of a window of a few text heights around the seed, or
+    covers more than ``max_area_ratio`` x the finding, is a garment or a backdrop.
+    """
+    x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
+    if width == 0 or height == 0:
+        return None
+    h, w = seed.shape
+    # everything happens in a window of a few text heights around the finding
+    pad_y, pad_x = 2 * height, max(2 * height, 3 * width)
+    y0, y1 = max(0, y - pad_y), min(h, y + height + pad_y)
+    x0, x1 = max(0, x - pad_x), min(w, x + width + pad_x)
+    local = seed[y0:y1, x0:x1]
+    window = image[y0:y1, x0:x1]
+    ring = dilate(local, max(3, height // 6)) & ~local
+    near = ring | local
+    seed_area = int(local.sum())
+    for plate_colour in _plate_colours(window, local, ring, colour, tolerance):
+        if np.linalg.norm(plate_colour - backdrop) < 20:
+            continue  # that is the backdrop itself
+        similar = colour_distance(window, plate_colour) < tolerance
+        _, labels = cv2.connectedComponents(similar.view(np.uint8), connectivity=8)
+        touching = np.unique(labels[near & similar])
+        region = np.isin(labels, touching[touching > 0])
+        if not 0.2 * seed_area <= region.sum() <= max_area_ratio * seed_area:
+            continue  # too small to be a plate, or so big it is a garment, not a sticker
+        outline = dilate(region, 2) & ~region
+        if outline.any() and np.median(colour_distance(window[outline], plate_colour)) < 2 * tolerance:
+            continue  # a soft edge: shading on a garment, not a printed plate
+        region |= local
+        edges = [(y0 > 0, region[0]), (y1 < h, region[-1]), (x0 > 0, region[:, 0]), (x1 < w, region[:, -1])]
+        if any(interior and edge.any() for interior, edge in edges):
+            continue  # not bounded near the finding
+        plate = np.zeros_like(seed)
+        plate[y0:y1, x0:x1] = fill_holes(region)
+        return plate
+    return None
+
+
+def _plate_colours(window: np.ndarray, local: np.ndarray, ring: np.ndarray, colour: np.ndarray | None,
+                   tolerance: float) -> list[np.ndarray]:
+    """The plate colours to try: ``colour`` if given, else the dominant colour of the ring around
+    the finding (if it covers half of it) and of the finding's own box (if it covers 30%)."""
+    if colour is not None:
+        return [np.asarray(colour, np.float32)]
+    candidates = []
+    for pixels, share in ((window[ring], 0.5), (window[local], 0.3)):
+        dominant = _dominant_colour(pixels)
+        if dominant is not None and (colour_distance(pixels, dominant) < tolerance).mean() >= share:
+            candidates.append(dominant)
+    return candidates
+
+
+def _dominant_colour(pixels: np.ndarray) -> np.ndarray | None:
+    """The most frequent colour of (N, 3) pixels (mode of a 16-level quantisation, then its mean)."""
+    if len(pixels) == 0:
+        return None
+    bins = (pixels // 16).astype(np.int32)
+    codes = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    top = np.bincount(codes).argmax()
+    return pixels[codes == top].astype(np.float32).mean(axis=0)
+
+
+def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[np.ndarray, str]:
+    """The pixels of the text inside ``region`` (a text box), dilated by about a stroke width.
+
+    When the box sits on a uniform surround, the strokes are the pixels that differ from the
+    surround's colour; on a textured surround (the product) they are the pixels a median
+    filter wider than a stroke takes away. When that finds no clear strokes the whole box is
+    used. Returns (mask, ``strokes``, ``strokes on texture`` or ``box``).
+    """
+    win = bbox_window(region, max(3, dilate_px) + 2 + 32)  # room for the surround and the median filter
+    if win is None:
+        return region.copy(), "box"
+    local, crop = region[win], image[win]
+    out = np.zeros_like(region)
+    grown = dilate(local, max(3, dilate_px))
+    colours = crop[grown & ~local].astype(np.float32)
+    strokes = np.zeros(local.shape, bool)
+    how = "strokes"
+    if len(colours) and colours.std(0).max() <= 12:  # uniform surround: strokes differ from its colour
+        strokes[local] = colour_distance(crop[local], np.median(colours, axis=0)) > 18.0
+    else:  # textured surround (the product): strokes are what a median wider than a stroke removes
+        height = cv2.boundingRect(local.view(np.uint8))[3]
+        k = min(31, max(7, (height // 2) | 1))
+        strokes = (colour_distance(crop, cv2.medianBlur(crop, k)) > 24.0) & local
+        how = "strokes on texture"
+        if strokes.sum() > 0.6 * local.sum():
+            strokes[:] = False
+    if not strokes.any():
+        out[win] = dilate(local, dilate_px)
+        return out, "box"
+    # stroke width from the distance transform of the strokes; dilate by it (anti-aliasing, halos)
+    width = float(cv2.distanceTransform(strokes.view(np.uint8), cv2.DIST_L2, 3).max())
+    out[win] = dilate(strokes, dilate_px + int(np.ceil(width / 2))) & dilate(local, dilate_px + 2)
+    return out, how

@@ -1,0 +1,164 @@
+"""catloc.imaging: small exact-array tests, one group per helper."""
+import cv2
+import numpy as np
+import pytest
+
+from catloc.imaging import (bbox_window, border_sides, border_strip, colour_distance, composite_masked,
+                            connected_to_border, dilate, erode, fill_holes, largest_components, place,
+                            polygon_mask, resize_longest, resize_mask, share_inside)
+
+
+def _mask(rows: list[str]) -> np.ndarray:
+    return np.array([[c == "#" for c in row] for row in rows])
+
+
+def test_bbox_window_pads_and_clips():
+    mask = _mask(["....",
+                  ".#..",
+                  "..#.",
+                  "...."])
+    assert bbox_window(mask, 0) == (slice(1, 3), slice(1, 3))
+    assert bbox_window(mask, 1) == (slice(0, 4), slice(0, 4))
+    assert bbox_window(mask, 5) == (slice(0, 4), slice(0, 4))
+    assert bbox_window(np.zeros((3, 3), bool), 2) is None
+
+
+def test_border_sides_and_strip():
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    top, bottom, left, right = border_sides(image, 1)
+    assert top.tolist() == [0, 1, 2, 3] and bottom.tolist() == [12, 13, 14, 15]
+    assert left.tolist() == [0, 4, 8, 12] and right.tolist() == [3, 7, 11, 15]
+    rgb = np.zeros((5, 6, 3), np.uint8)
+    assert [s.shape for s in border_sides(rgb, 2)] == [(12, 3), (12, 3), (10, 3), (10, 3)]
+    assert border_strip(rgb, 2).shape == (44, 3) and border_strip(rgb, 2).dtype == np.uint8
+
+
+def test_connected_to_border_is_4_connected():
+    mask = _mask(["#....",
+                  ".#...",
+                  "..##.",
+                  "..#..",
+                  "....#"])
+    assert connected_to_border(mask).tolist() == _mask(["#....",
+                                                         ".....",
+                                                         ".....",
+                                                         ".....",
+                                                         "....#"]).tolist()
+
+
+def test_largest_components_single_and_by_ratio():
+    mask = _mask(["##..#",
+                  "##...",
+                  ".....",
+                  "###..",
+                  "....."])
+    assert largest_components(mask).tolist() == _mask(["##...", "##...", ".....", ".....", "....."]).tolist()
+    assert largest_components(mask, keep_ratio=0.7).tolist() == _mask(["##...", "##...", ".....", "###..",
+                                                                       "....."]).tolist()
+    assert largest_components(mask, keep_ratio=0.0, min_area=2).tolist() == \
+        largest_components(mask, keep_ratio=0.7).tolist()
+    assert not largest_components(mask, min_area=5).any()
+    tie = _mask(["#.#"])
+    assert largest_components(tie).tolist() == [[True, False, False]]  # first in scan order
+    empty = np.zeros((2, 2), bool)
+    assert not largest_components(empty).any()
+
+
+def test_fill_holes_all_or_small_only():
+    mask = _mask(["#####...",
+                  "#.#.#...",
+                  "#####...",
+                  "#...#...",
+                  "#...#...",
+                  "#####..."])
+    assert fill_holes(mask).tolist() == _mask(["#####...", "#####...", "#####...", "#####...",
+                                                "#####...", "#####..."]).tolist()
+    assert fill_holes(mask, max_area=1).tolist() == _mask(["#####...", "#####...", "#####...", "#...#...",
+                                                            "#...#...", "#####..."]).tolist()
+    open_ring = _mask(["###", "#..", "###"])  # reaches the border: not a hole
+    assert fill_holes(open_ring).tolist() == open_ring.tolist()
+    assert fill_holes(open_ring) is not open_ring
+
+
+def test_share_inside():
+    region = _mask(["##..", "##.."])
+    assert share_inside(region, _mask(["#...", "...."])) == 0.25
+    assert share_inside(np.zeros((2, 4), bool), region) == 0.0
+
+
+def test_dilate_and_erode_ellipse_and_square():
+    mask = np.zeros((7, 7), bool)
+    mask[3, 3] = True
+    assert dilate(mask, 1).tolist() == _mask([".......", ".......", "...#...", "..###..", "...#...",
+                                              ".......", "......."]).tolist()
+    assert dilate(mask, 1, square=True).tolist() == _mask([".......", ".......", "..###..", "..###..",
+                                                           "..###..", ".......", "......."]).tolist()
+    assert dilate(mask, 0) is mask
+    block = dilate(mask, 2, square=True)
+    assert erode(block, 1, square=True).tolist() == dilate(mask, 1, square=True).tolist()
+    assert erode(block, 2, square=True).tolist() == mask.tolist()
+    edge = np.zeros((4, 4), bool)
+    edge[:2] = True
+    assert erode(edge, 1).tolist() == _mask(["####", "....", "....", "...."]).tolist()  # the border does not erode
+    assert not dilate(np.zeros((3, 3), bool), 2).any()
+
+
+@pytest.mark.parametrize("px", [1, 2, 4, 7])
+@pytest.mark.parametrize("square", [False, True])
+def test_morphology_on_the_bounding_box_equals_the_whole_array(px, square):
+    rng = np.random.default_rng(px)
+    mask = np.zeros((40, 50), bool)
+    mask[3:20, 30:50] = rng.random((17, 20)) > 0.3
+    mask[0:6, 0:4] = True
+    shape = cv2.MORPH_RECT if square else cv2.MORPH_ELLIPSE
+    kernel = cv2.getStructuringElement(shape, (2 * px + 1, 2 * px + 1))
+    assert np.array_equal(dilate(mask, px, square), cv2.dilate(mask.view(np.uint8), kernel) > 0)
+    assert np.array_equal(erode(mask, px, square), cv2.erode(mask.view(np.uint8), kernel) > 0)
+
+
+def test_polygon_mask_rounds_corners_and_includes_edges():
+    mask = polygon_mask((5, 6), np.float32([[0.8, 1.2], [3.4, 1], [3, 3.1], [1, 3]]))
+    assert mask.dtype == bool
+    assert mask.tolist() == _mask(["......", ".###..", ".###..", ".###..", "......"]).tolist()
+
+
+def test_resize_longest_images_and_masks():
+    image = np.zeros((40, 20, 3), np.uint8)
+    image[:, 10:] = 200
+    small, scale = resize_longest(image, 10)
+    assert scale == 0.25 and small.shape == (10, 5, 3) and small.dtype == np.uint8
+    assert small[:, 0].max() == 0 and small[:, 3:].min() == 200 and small[0, 2, 0] == 100  # area average
+    same, one = resize_longest(image, 64)
+    assert same is image and one == 1.0
+    mask = np.zeros((40, 20), bool)
+    mask[:, 10:] = True
+    small_mask, _ = resize_longest(mask, 10)
+    assert small_mask.dtype == bool and small_mask.tolist() == [[False, False, False, True, True]] * 10
+    assert resize_mask(small_mask, (4, 10)).tolist() == [[False] * 6 + [True] * 4] * 4
+
+
+def test_place_moves_and_scales():
+    mask = np.zeros((2, 2), np.uint8)
+    mask[0, 1] = 1
+    placed = place(mask, (1, 2), 1.0, (4, 5))
+    assert placed.shape == (5, 4) and np.argwhere(placed).tolist() == [[2, 2]]
+    block = np.zeros((4, 4), np.uint8)
+    block[:, 2:] = 1
+    halved = place(block, (1, 0), 0.5, (3, 2), nearest=True)
+    assert halved.tolist() == [[0, 0, 1], [0, 0, 1]]
+
+
+def test_colour_distance():
+    pixels = np.array([[[0, 0, 0], [3, 4, 0]]], np.uint8)
+    out = colour_distance(pixels, (0, 0, 12))
+    assert out.dtype == np.float32 and out.shape == (1, 2)
+    assert out.tolist() == [[12.0, 13.0]]
+
+
+def test_composite_masked_changes_only_masked_pixels():
+    image = np.zeros((2, 2, 3), np.uint8)
+    filled = np.full((2, 2, 3), 9, np.uint8)
+    mask = _mask(["#.", ".."])
+    out = composite_masked(image, filled, mask)
+    assert out[0, 0].tolist() == [9, 9, 9] and not out.reshape(-1)[3:].any() and not image.any()
+    assert composite_masked(image[..., 0], filled[..., 0], mask).tolist() == [[9, 0], [0, 0]]
