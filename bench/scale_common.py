@@ -51,7 +51,8 @@ def prefect_api() -> Iterator[str]:
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogWorker
         for worker in (APILogWorker, EventsWorker):  # the runs' last logs and events, while the server answers
-            worker.drain_all(timeout=5)
+            with contextlib.suppress(Exception):
+                worker.drain_all(timeout=5)
         os.environ.pop("PREFECT_API_URL", None)
         stack.stop(server)
         shutil.rmtree(folder, ignore_errors=True)

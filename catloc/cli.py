@@ -92,6 +92,7 @@ def run(
     from catloc.engines.base import EngineLoadError
     from catloc.flows.nightly import nightly
     from catloc.flows.prepare import prepare_run
+    from catloc.flows.runners import ClusterError
 
     params = dict(catalog=catalog, market=market, out=out, run_id=run_id, limit=limit, candidates=candidates,
                   config=config, deadline=deadline, tz=tz, workers=workers, cluster=cluster)
@@ -102,7 +103,10 @@ def run(
     total = len(plan.todo) + plan.kept
     console.print(f"catloc: {total + len(plan.over_limit) + len(plan.rejected)} catalog rows, {total} SKUs to "
                   f"localize for {plan.settings.market.name} -> {plan.folder.uri}")
-    _run_with_progress(nightly, plan.folder, total, **{**params, "run_id": plan.folder.run_id}, plan=plan)
+    try:  # on a cluster, engines are built on the workers as the run starts
+        _run_with_progress(nightly, plan.folder, total, **{**params, "run_id": plan.folder.run_id}, plan=plan)
+    except (EngineLoadError, ClusterError) as exc:
+        raise _fail(exc)
     _print_summary(plan.folder)
 
 
@@ -125,6 +129,7 @@ def rerun(
     from catloc.engines.base import EngineLoadError
     from catloc.flows.prepare import prepare_rerun
     from catloc.flows.rerun import rerun as rerun_flow
+    from catloc.flows.runners import ClusterError
 
     names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
     params = dict(run_id=run_id, out=out, failed=failed, deferred=deferred, skus=names, stage=stage,
@@ -133,7 +138,10 @@ def rerun(
         plan = prepare_rerun(**params)
     except (*USAGE_ERRORS, EngineLoadError) as exc:
         raise _fail(exc)
-    result = _run_with_progress(rerun_flow, plan.folder, len(plan.todo) or 1, **params, plan=plan)
+    try:
+        result = _run_with_progress(rerun_flow, plan.folder, len(plan.todo) or 1, **params, plan=plan)
+    except (EngineLoadError, ClusterError) as exc:
+        raise _fail(exc)
     console.print(f"reran {len(result['rerun'])} SKUs")
     _print_summary(plan.folder)
 

@@ -102,14 +102,17 @@ def choose_cluster(option: str | None, cfg: PipelineConfig) -> str | None:
 
 def load_setup(config: str | None, market: str,
                cluster: str | None = None) -> tuple[PipelineConfig, MarketProfile, CleanOptions, str | None]:
-    """The pipeline config, the market, the clean options and the cluster (:func:`choose_cluster`),
-    with every engine built (after the cheap checks, so a bad setting fails at once)."""
+    """The pipeline config, the market, the clean options and the cluster (:func:`choose_cluster`).
+    Without a cluster, every engine is built here (after the cheap checks, so a bad setting fails at
+    once); on a cluster, the workers build the engines of their stages as the run starts (a model
+    on a GPU host need not fit on the host of the flow), and a missing one fails the run there."""
     cfg = load_pipeline_config(config)
     mkt = load_market(market, cfg)
     where = choose_cluster(cluster, cfg)
     storage.configure(cfg.storage_options)
     clean = CleanOptions.from_config(cfg.clean, mkt.clean_policy)
-    load_all(cfg.engines)
+    if where is None:
+        load_all(cfg.engines)
     return cfg, mkt, clean, where
 
 

@@ -13,7 +13,6 @@ from prefect import flow, get_run_logger
 from catloc.flows.prepare import RunPlan, prepare_rerun
 from catloc.flows.runners import open_runner
 from catloc.flows.skus import QUEUED, run_skus
-from catloc.flows.stages import export
 
 
 @flow(name="catloc-rerun")
@@ -35,6 +34,6 @@ def rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferr
         folder.mark_deferred(plan.todo, QUEUED)  # a SKU done before keeps its record until replaced
         logger.info("rerunning %d SKUs of %s", len(plan.todo), run_id)
         finished, not_started = run_skus(plan, runner, logger)
-    folder.mark_deferred(not_started, f"deadline {deadline}: not started in rerun")
-    return {"run_id": run_id, "run_uri": folder.uri, "rerun": [r.sku for r in finished],
-            **export(folder, plan.settings.market.code)}
+        folder.mark_deferred(not_started, f"deadline {deadline}: not started in rerun")
+        sheets = runner.export(folder, plan.settings.market.code)
+    return {"run_id": run_id, "run_uri": folder.uri, "rerun": [r.sku for r in finished], **sheets}

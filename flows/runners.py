@@ -35,7 +35,7 @@ from prefect_dask import DaskTaskRunner
 
 from catloc.config import DASK_SETTINGS, PLACED_STAGES, ConfigError, EngineSpec, PipelineConfig
 from catloc.engines import load_engine
-from catloc.flows.stages import STAGE_ENGINES
+from catloc.flows.stages import STAGE_ENGINES, export
 
 LOCAL_WORKER_RESOURCES = {"CPU": 1.0}   # what each worker of a local:N cluster declares
 
@@ -104,7 +104,7 @@ class EngineWarmup(WorkerPlugin):
 
     def kinds_for(self, worker_resources: dict[str, float]) -> list[str]:
         kinds = [kind for group in self.groups if offers(worker_resources, group.resources)
-                 for stage in group.stages for kind in STAGE_ENGINES.get(stage, ())]
+                 for stage in group.stages for kind in STAGE_ENGINES.get(stage, ()) if kind in self.engines]
         return list(dict.fromkeys(kinds))
 
     async def setup(self, worker: Any) -> None:
@@ -121,11 +121,21 @@ class SkuRunner:
     groups: list[StageGroup]
     slots: int            # tasks that can run at once (threads, or the cluster's worker threads)
     in_flight: int        # batches to keep submitted at once
+    remote: bool = False  # tasks run in other processes (a Dask cluster)
 
-    def submit(self, task: Any, group: StageGroup, parameters: dict[str, Any]) -> PrefectFuture:
-        """``task`` with ``parameters``, holding ``group``'s resources on a cluster."""
-        with dask.annotate(resources=group.resources) if group.resources else contextlib.nullcontext():
+    def submit(self, task: Any, resources: dict[str, float], parameters: dict[str, Any]) -> PrefectFuture:
+        """``task`` with ``parameters``, holding ``resources`` on a cluster ({}: any worker)."""
+        with dask.annotate(resources=resources) if resources else contextlib.nullcontext():
             return self.task_runner.submit(task, parameters)
+
+    def export(self, folder: Any, market: str, contact_sheet: bool = True) -> dict[str, Any]:
+        """The run's sheets (:func:`catloc.tasks.export.export_sheets`): on a cluster, a task on a worker
+        holding the last stage's resources, so the flow's process never holds every record of a big
+        night; in threads, here."""
+        if not self.remote:
+            return export(folder, market, contact_sheet=contact_sheet)
+        return self.submit(export, self.groups[-1].resources,
+                           {"folder": folder, "market": market, "contact_sheet": contact_sheet}).result()
 
 
 def dask_task_runner(cluster: str) -> DaskTaskRunner:
@@ -154,11 +164,22 @@ def open_runner(cluster: str | None, workers: int, cfg: PipelineConfig, logger: 
         client = runner.client
         workers_info = connected_workers(client, cluster, cfg.cluster.wait_for_workers_s)
         groups = place_stages(cfg.resources, [dict(w.get("resources") or {}) for w in workers_info])
-        client.register_plugin(EngineWarmup(groups, cfg.engines), name="catloc-engine-warmup")
+        register_warmup(client, EngineWarmup(groups, cfg.engines))
         slots = sum(int(w.get("nthreads", 1)) for w in workers_info)
         for group in groups:
             logger.info("%s: %s", "+".join(group.stages), describe_placement(group, workers_info))
-        yield SkuRunner(runner, groups, slots=slots, in_flight=slots * cfg.cluster.batches_per_thread)
+        yield SkuRunner(runner, groups, slots=slots, in_flight=slots * cfg.cluster.batches_per_thread, remote=True)
+
+
+def register_warmup(client: Any, warmup: EngineWarmup, name: str = "catloc-engine-warmup") -> None:
+    """Register ``warmup`` on every worker (and on those that join later); if a worker cannot build an
+    engine, take it back off (a worker restarting later must not fail on it) and raise the error."""
+    try:
+        client.register_plugin(warmup, name=name)
+    except Exception:
+        with contextlib.suppress(Exception):
+            client.unregister_worker_plugin(name)
+        raise
 
 
 def dask_settings() -> dict[str, Any]:

@@ -32,7 +32,7 @@ from catloc.runfolder import RunFolder
 from catloc.schedule import NightBudget
 from catloc.flows.prepare import RunPlan, RunSettings
 from catloc.flows.runners import SkuRunner, StageGroup
-from catloc.flows.stages import analyse, clean, export, fetch_source, localize, qc
+from catloc.flows.stages import analyse, clean, fetch_source, localize, qc
 
 QUEUED = "queued: not processed yet (run in progress, or interrupted: resume with the same --run-id)"
 MIN_BATCHES_PER_SLOT = 4   # batches shrink so that every worker thread still has this many to take
@@ -128,7 +128,7 @@ def run_stages(works: list[SkuWork], stages: tuple[str, ...], run: RunSettings, 
     return works
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkuOutcome:
     """What the flow keeps of a finished SKU (not its record: a night may hold thousands)."""
 
@@ -159,8 +159,9 @@ def submit_batch(runner: SkuRunner, items: list[CatalogItem], plan: RunPlan) -> 
     batch = Batch(items, runner.groups)
     works: Any = [SkuWork.start(item, plan.keys.get(item.sku, "")) for item in items]
     for i, group in enumerate(batch.groups):
-        works = runner.submit(run_stages, group, {"works": works, "stages": group.stages, "run": plan.settings,
-                                                  "last": i == len(batch.groups) - 1, "label": batch.label(group)})
+        works = runner.submit(run_stages, group.resources, {"works": works, "stages": group.stages,
+                                                            "run": plan.settings, "last": i == len(batch.groups) - 1,
+                                                            "label": batch.label(group)})
         batch.futures.append(works)
     return batch
 
@@ -235,7 +236,7 @@ def run_skus(plan: RunPlan, runner: SkuRunner, logger: Any = None) -> tuple[list
             if outcome.seconds > 0:
                 budget.observe(outcome.seconds)
         if queue:  # the sheet first, then the count
-            sheets.maybe_refresh(folder, plan.settings.market.code)
+            sheets.maybe_refresh(runner, folder, plan.settings.market.code)
         folder.write_progress(progress(len(plan.todo), finished, budget))
     if queue and logger is not None:
         logger.warning("deadline: %d SKUs not started (expected %.0f s per SKU, %.0f s left)", len(queue),
@@ -250,11 +251,11 @@ class SheetRefresh:
     def __init__(self, every_s: float):
         self.every_s, self.took_s, self.last = every_s, 0.0, time.monotonic()
 
-    def maybe_refresh(self, folder: RunFolder, market: str) -> bool:
+    def maybe_refresh(self, runner: SkuRunner, folder: RunFolder, market: str) -> bool:
         if time.monotonic() - self.last < max(self.every_s, 10 * self.took_s):
             return False
         started = time.monotonic()
-        export(folder, market, contact_sheet=False)
+        runner.export(folder, market, contact_sheet=False)
         self.last = time.monotonic()
         self.took_s = self.last - started
         return True

@@ -110,6 +110,19 @@ def test_generation_runs_only_on_the_worker_that_declares_a_gpu(tmp_path, prefec
         assert {rec["workers"][s] for s in ("ingest", "clean", "analyse", "qc")} <= {"cpu-0", "cpu-1"}
 
 
+def test_an_engine_a_worker_cannot_build_stops_the_run_before_any_sku(tmp_path, prefect_server, dask_cluster):
+    import yaml
+    config = copy_config(tmp_path / "configs")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["engines"]["ocr"]["options"]["det_side"] = 10  # the rapidocr engine refuses it when it is built
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    catalog, out = make_catalog(tmp_path / "cat", 2), tmp_path / "out"
+    proc = catloc("run", str(catalog), "--market", "us", "--out", str(out), "--config", str(config),
+                  "--cluster", dask_cluster, api_url=prefect_server, home=tmp_path / "h")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "det_side must be >= 64" in proc.stderr and not out.exists()  # built on the workers, at start
+
+
 def _busy_cpu_worker(client) -> str:
     """The address of a CPU worker running a task now (waits for one)."""
     deadline = time.monotonic() + 300
