@@ -10,9 +10,9 @@ RUN_ID ?= demo
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup fonts postgres sample demo test test-fast bench-clean bench-scale stack-up stack-down clean-venv
+.PHONY: setup fonts chromium postgres sample demo test test-fast bench-clean bench-review-page bench-scale stack-up stack-down clean-venv
 
-setup: $(STAMP) fonts postgres
+setup: $(STAMP) fonts chromium postgres
 
 # Reinstall only when the pins change. constraints.txt is the lock (pip freeze of a
 # set known to install and import together on CPU-only Linux, Python 3.11).
@@ -35,6 +35,13 @@ postgres:
 	  echo "installing PostgreSQL (postgresql)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null; fi; }
+# The review page's browser tests drive Debian's Chromium through Playwright (whose own browser
+# download does not work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$CATLOC_CHROMIUM" ] || { \
+	  echo "installing chromium (for the review page's browser tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
 $(SAMPLE): catalogs/make_sample.py | setup
 	$(PY) catalogs/make_sample.py --out catalogs/sample
@@ -68,6 +75,8 @@ stack-up: setup
 
 stack-down:
 	$(VENV)/bin/catloc stack down
+bench-review-page: setup
+	$(PY) bench/review_page.py
 
 clean-venv:
 	rm -rf $(VENV)

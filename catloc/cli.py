@@ -1,5 +1,6 @@
-"""The ``catloc`` command: ``run`` a catalog overnight, ``rerun`` SKUs of it, ask a run's ``status``;
-``stack up``/``down`` a production-like stack on this machine."""
+"""The ``catloc`` command: ``run`` a catalog overnight, ask a run's ``status``, ``rerun`` SKUs of it,
+``picks apply`` / ``picks stats`` once reviewers have chosen the winners, and ``stack up``/``down``
+a production-like stack on this machine."""
 from __future__ import annotations
 
 import io
@@ -17,6 +18,8 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="catloc: localize supplier product catalogs overnight and export review sheets.")
 console = Console(stderr=True)
+picks_app = typer.Typer(no_args_is_help=True, help="Apply reviewers' picks (publish the winners) and show pick rates.")
+app.add_typer(picks_app, name="picks")
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -118,6 +121,7 @@ def rerun(
     deferred: bool = typer.Option(False, "--deferred", help="Rerun the deferred SKUs (neither flag: both)."),
     skus: Optional[str] = typer.Option(None, "--skus", help="Comma-separated SKUs to rerun, whatever their status."),
     stage: Optional[str] = typer.Option(None, "--stage", help="Recompute from this stage on: clean, analyse, localize or qc."),
+    rejected: bool = typer.Option(False, "--rejected", help="New candidates for the SKUs reviewers marked 'regenerate' (applied picks)."),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="HH:MM: start no SKU that would not finish by then."),
     tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --deadline (IANA name, default: this machine's)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Without a cluster: SKU tasks at once."),
@@ -133,7 +137,7 @@ def rerun(
 
     names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
     params = dict(run_id=run_id, out=out, failed=failed, deferred=deferred, skus=names, stage=stage,
-                  deadline=deadline, tz=tz, workers=workers, cluster=cluster)
+                  deadline=deadline, tz=tz, workers=workers, rejected=rejected, cluster=cluster)
     try:
         plan = prepare_rerun(**params)
     except (*USAGE_ERRORS, EngineLoadError) as exc:
@@ -161,9 +165,9 @@ def _print_summary(folder) -> None:
         console.print(table)
     console.print(f"review sheet: {folder.file('review.parquet')} (and review.csv)")
     console.print(f"status:       {folder.file('status.parquet')} (and status.csv)")
-    sheets = folder.contact_sheets()
-    if sheets:
-        console.print(f"contact sheet: {sheets[0]}" + (f" (+{len(sheets) - 1} pages)" if len(sheets) > 1 else ""))
+    from catloc import storage
+    if storage.exists(folder.review_page):
+        console.print(f"review page:  {folder.review_page}")
 
 
 @app.command()
@@ -247,6 +251,55 @@ def stack_env(folder: Optional[str] = typer.Option(None, "--dir", help=STACK_DIR
     """Print the export lines for the stack (PREFECT_API_URL, CATLOC_CLUSTER): eval "$(catloc stack env)"."""
     from catloc import stack
     print("\n".join(stack.env_lines(_stack_dir(folder))))
+@picks_app.command("apply")
+def picks_apply(
+    run_id: str = typer.Argument(..., help="The run the picks are for (its folder name under --out)."),
+    picks: str = typer.Argument(..., help="The review page's picks.csv, or the run's review.csv with the pick column filled."),
+    publish: str = typer.Option(..., "--publish", help="Where winners go: a folder or s3:// URI (<sku>/<market>_<n>.<ext>)."),
+    out: str = typer.Option("review_exports", "--out", "-o", help="Output root the run was written to."),
+    allow_failed: bool = typer.Option(False, "--allow-failed", help="Publish winners that failed QC too."),
+) -> None:
+    """Check PICKS against the run, publish the winners and record the picks (nothing is published if any check fails)."""
+    from catloc.tasks.review.publish import apply_picks
+    try:
+        result = apply_picks(run_id, picks, publish, out, allow_failed)
+    except ValueError as exc:  # PicksError lists every problem
+        raise _fail(exc)
+    console.print(f"run {run_id}: {result['skus']} SKUs decided, {result['picks']} winners; "
+                  f"{result['written']} images written, {result['removed']} removed, "
+                  f"{result['images'] - result['written']} already published")
+    if result["regenerate"]:
+        console.print(f"{len(result['regenerate'])} SKUs marked regenerate: catloc rerun {run_id} --rejected")
+    console.print(f"published:    {result['publish']}\nmanifest:     {result['manifest']}")
+
+
+@picks_app.command("stats")
+def picks_stats(
+    market: str = typer.Option(..., "--market", "-m", help="Market code."),
+    out: str = typer.Option("review_exports", "--out", "-o", help="Output root (the pick history is <out>/_history)."),
+    category: Optional[str] = typer.Option(None, "--category", help="Only this category."),
+    config: Optional[str] = typer.Option(None, "--config", help="Pipeline config (for review.history)."),
+) -> None:
+    """Pick rates per category x recipe x persona x scene, and the share of the next run's candidates each gets."""
+    from catloc.config import load_market, load_pipeline_config
+    from catloc.history import PickHistory, history_root
+    from catloc.pickrates import pick_rate_table
+    try:
+        cfg = load_pipeline_config(config)
+        mkt = load_market(market, cfg)
+    except ValueError as exc:
+        raise _fail(exc)
+    history = PickHistory(history_root(out, cfg.review), mkt.code)
+    rates = pick_rate_table(history.read(), [s["id"] for s in mkt.scenes], mkt.learning)
+    if category is not None:
+        rates = rates[rates["category"] == category]
+    if not len(rates):
+        console.print(f"no picks applied yet for market {mkt.code} ({history.uri})")
+        return
+    table = Table(*rates.columns, title=f"pick rates, market {mkt.code} ({history.uri})")
+    for row in rates.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else str(v) for v in row])
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover

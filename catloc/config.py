@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,15 @@ class ClusterConfig:
     skus_per_task: int = 8          # at most this many SKUs per task (fewer as the queue runs out)
     batches_per_thread: int = 2     # on a cluster: batches in flight per worker thread
     wait_for_workers_s: float = 120.0  # on a cluster: how long to wait for the first worker at start
+@dataclass(frozen=True)
+class ReviewOptions:
+    """``review:`` of pipeline.yaml: the review page's thumbnails and where pick history lives."""
+
+    thumb_side: int = 320               # longer side of a thumbnail (px)
+    thumb_format: str = "webp"          # webp | jpg
+    thumb_quality: int = 70             # 1-100
+    history: str | None = None          # pick history root; None: <out>/_history
+    public_url: str | None = None       # http(s) URL <out> is served at (the Prefect link artifact uses it)
 
 
 @dataclass
@@ -79,12 +88,31 @@ class PipelineConfig:
     run: dict[str, Any] = field(default_factory=dict)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     resources: dict[str, dict[str, float]] = field(default_factory=dict)  # stage (or "default") -> Dask resources
+    review: ReviewOptions = field(default_factory=ReviewOptions)
 
     def engine(self, kind: str) -> EngineSpec:
         try:
             return self.engines[kind]
         except KeyError:
             raise ConfigError(f"{self.path}: engines.{kind} is not configured") from None
+
+
+@dataclass(frozen=True)
+class PublishProfile:
+    """``publish:`` of a market: how winners are written to the shop (``catloc picks apply``)."""
+
+    format: str = "jpg"                 # jpg | webp | png
+    max_side: int = 1600                # longer side at most (px); never upscaled
+    quality: int = 90                   # jpg/webp quality 1-100
+    max_picks: int = 3                  # winners per SKU at most
+
+
+@dataclass(frozen=True)
+class LearningBounds:
+    """``learning:`` of a market: how far pick rates may move the next runs' candidate mix."""
+
+    min_share: float = 0.05             # every scene keeps at least this share of the mix
+    prior: float = 4.0                  # pseudo-shows at the category's mean pick rate (smoothing)
 
 
 @dataclass
@@ -98,6 +126,15 @@ class MarketProfile:
     personas: list[dict[str, Any]] = field(default_factory=list)
     modesty: dict[str, Any] = field(default_factory=dict)
     language: str = "en"
+    publish: PublishProfile = field(default_factory=PublishProfile)
+    learning: LearningBounds = field(default_factory=LearningBounds)
+
+    def localization(self) -> dict[str, Any]:
+        """The profile without its review settings (``publish``, ``learning``): what a SKU's
+        candidates depend on, so changing how winners are published never recomputes a run."""
+        data = asdict(self)
+        del data["publish"], data["learning"]
+        return data
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -110,6 +147,43 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+# allowed values of each key: a tuple of choices, or (type, low, high) with None for an open end
+REVIEW_RULES = {"thumb_side": (int, 64, 1024), "thumb_format": ("webp", "jpg"), "thumb_quality": (int, 1, 100),
+                "history": (str, None, None), "public_url": (str, None, None)}
+PUBLISH_RULES = {"format": ("jpg", "webp", "png"), "max_side": (int, 64, 10000), "quality": (int, 1, 100),
+                 "max_picks": (int, 1, 16)}
+LEARNING_RULES = {"min_share": (float, 0.0, 0.5), "prior": (float, 0.0, 1000.0)}
+
+
+def _section(cls: type, data: Any, where: str, rules: dict[str, tuple]) -> Any:
+    """``cls`` built from a YAML mapping whose every key is checked against ``rules``; a missing
+    section or key takes the dataclass default. Raises ConfigError naming the file and key."""
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(rules))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(rules)})")
+    return cls(**{key: _checked(value, rules[key], f"{where}.{key}") for key, value in data.items()
+                  if value is not None})
+
+
+def _checked(value: Any, rule: tuple, where: str) -> Any:
+    if all(isinstance(r, str) for r in rule):
+        if value not in rule:
+            raise ConfigError(f"{where} must be one of {', '.join(rule)}, got {value!r}")
+        return value
+    kind, low, high = rule
+    if kind is str:
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise ConfigError(f"{where} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{where} must be between {low} and {high}, got {value!r}")
+    return kind(value)
 
 
 def _is_path_option(key: str) -> bool:
@@ -158,6 +232,7 @@ def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfi
         run=dict(data.get("run") or {}),
         cluster=load_cluster(data.get("cluster"), cfg_path),
         resources=load_resources(data.get("resources"), cfg_path),
+        review=_section(ReviewOptions, data.get("review"), f"{cfg_path}: review", REVIEW_RULES),
     )
 
 
@@ -251,4 +326,6 @@ def load_market(code: str, config: PipelineConfig | None = None) -> MarketProfil
         personas=list(data.get("personas") or []),
         modesty=dict(data.get("modesty") or {}),
         language=data.get("language", "en"),
+        publish=_section(PublishProfile, data.get("publish"), f"{path}: publish", PUBLISH_RULES),
+        learning=_section(LearningBounds, data.get("learning"), f"{path}: learning", LEARNING_RULES),
     )

@@ -73,6 +73,7 @@ class Candidate(StageOutput):
     scale: float = 1.0                                  # source-to-candidate scale of the product
     width: int = 0
     height: int = 0
+    attempt: int = 0                                    # 0: the first candidates; n: the n-th regeneration
 
 
 @dataclass

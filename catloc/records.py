@@ -19,13 +19,28 @@ REVIEW_COLUMNS = [
     "run_id", "sku", "market", "candidate_id", "rank", "recipe", "seed", "image",
     "qc_pass", "qc_reasons", "product_fidelity", "residual_text", "engine",
     "scene", "framing", "width", "height", "source_image", "cleaned_image", "title",
-    "category", "pick",
+    "category", "pick", "attempt",
 ]
 
 STATUS_COLUMNS = [
     "run_id", "sku", "status", "stage", "error", "source_image", "cleaned_image",
     "n_candidates", "n_passed", "seconds", "row", "title", "category", "priority",
-    "text_found", "text_removed", "text_kept", "qr_removed",
+    "text_found", "text_removed", "text_kept", "qr_removed", "attempt",
+]
+
+# the review page's picks.csv: one row per decided candidate, plus one per SKU marked for regeneration
+PICKS_COLUMNS = ["run_id", "market", "sku", "attempt", "candidate_id", "decision", "image"]
+
+# published.parquet|csv of a run: one row per published image (``catloc picks apply``)
+PUBLISHED_COLUMNS = [
+    "run_id", "market", "sku", "position", "candidate_id", "attempt", "source_image", "candidate_image",
+    "recipe", "scene", "seed", "published_uri", "checksum", "format", "width", "height", "bytes", "published_at",
+]
+
+# <history>/<market>/picks.parquet: one row per candidate of every SKU a reviewer decided
+PICK_HISTORY_COLUMNS = [
+    "market", "run_id", "sku", "category", "attempt", "candidate_id", "recipe", "persona", "scene", "framing",
+    "seed", "picked", "regenerate", "applied_at",
 ]
 
 
@@ -73,6 +88,8 @@ class SkuRecord:
     source_image: str = ""
     cleaned_image: str = ""
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time in each stage's function
+    attempt: int = 0                  # the candidates' newest attempt (n: regenerated n times)
     input_key: str = ""               # hash of the catalog row + config this record was made from
     workers: dict[str, str] = field(default_factory=dict)  # stage -> where it ran (host, or Dask worker name)
     clean_report: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,12 @@
       run.json                    the run's parameters                        (RunFolder.write_info)
       progress.json               SKUs finished so far, SKUs/hour, deadline   (RunFolder.write_progress)
       review.*, status.*          the sheets                                  (RunFolder.write_table)
-      contact_sheet-NNN.jpg       contact sheet pages                         (RunFolder.write_page)
+      index.html                  the review page                             (RunFolder.write_review_page)
+      thumbs/<key>/<name>-<digest>.<ext>, thumbs/<key>/index.json
+                                  the page's thumbnails and which image each shows (RunFolder.thumb)
+      picks/applied.json          the decisions applied per SKU               (RunFolder.write_applied)
+      picks/<time>-<file>         every picks file applied, as it was given   (RunFolder.keep_picks_file)
+      published.*                 what ``catloc picks apply`` published       (RunFolder.write_table)
       rejected/row-N.json         catalog rows that could not be used         (RunFolder.save_rejected)
       skus/<key>/record.json      one SKU's outcome, written last             (RunFolder.write_record)
       skus/<key>/<files>          its stage outputs                           (SkuFolder.file)
@@ -127,13 +132,49 @@ class RunFolder:
                 storage.write_text(self.file(f"{name}.csv"), csv))
 
     def has_sheets(self) -> bool:
-        return storage.exists(self.file("status.parquet"))
+        return self.has_table("status")
+
+    def has_table(self, name: str) -> bool:
+        return storage.exists(self.file(f"{name}.parquet"))
 
     def read_table_bytes(self, name: str) -> bytes:
         return storage.read_bytes(self.file(f"{name}.parquet"))
 
-    def write_page(self, number: int, jpeg: bytes) -> str:
-        return storage.write_bytes(self.file(f"contact_sheet-{number:03d}.jpg"), jpeg)
+    # ---- the review page and its thumbnails
+    @property
+    def review_page(self) -> str:
+        return self.file("index.html")
 
-    def contact_sheets(self) -> list[str]:
-        return storage.list_files(self.uri, "contact_sheet-*.jpg")
+    def write_review_page(self, html: str) -> str:
+        return storage.write_text(self.review_page, html)
+
+    def thumb(self, sku: str, name: str) -> str:
+        """``thumbs/<key>/<name>``: a thumbnail of one of ``sku``'s images."""
+        return self.file("thumbs", sku_key(sku), name)
+
+    def thumb_files(self, sku: str) -> list[str]:
+        """The thumbnails stored for ``sku`` (not its index)."""
+        return [u for u in storage.list_files(self.file("thumbs", sku_key(sku)), "*") if not u.endswith(".json")]
+
+    def read_thumb_index(self, sku: str) -> dict[str, Any]:
+        """``thumbs/<key>/index.json`` of ``sku`` (:mod:`catloc.tasks.review.thumbs`); ``{}`` if none yet."""
+        try:
+            return storage.read_json(self.thumb(sku, "index.json"))
+        except (OSError, ValueError):
+            return {}
+
+    def write_thumb_index(self, sku: str, index: dict[str, Any]) -> None:
+        storage.write_json(self.thumb(sku, "index.json"), index)
+
+    # ---- applied picks
+    def read_applied(self) -> dict[str, Any]:
+        """``picks/applied.json``: ``{sku: decision}`` of every SKU picks were applied to; ``{}`` if none."""
+        uri = self.file("picks", "applied.json")
+        return storage.read_json(uri) if storage.exists(uri) else {}
+
+    def write_applied(self, applied: dict[str, Any]) -> None:
+        storage.write_json(self.file("picks", "applied.json"), applied)
+
+    def keep_picks_file(self, stamp: str, name: str, data: bytes) -> str:
+        """A copy of a picks file as it was applied: ``picks/<stamp>-<name>``."""
+        return storage.write_bytes(self.file("picks", f"{stamp}-{sku_key(name)}"), data)

@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger
 
 from catloc.flows.prepare import RunPlan, prepare_run
 from catloc.flows.runners import open_runner
-from catloc.flows.skus import QUEUED, run_skus
+from catloc.flows.skus import QUEUED, finish, run_skus
 
 
 @flow(name="catloc-nightly")
@@ -56,6 +56,6 @@ def nightly(catalog: str, market: str, out: str = "review_exports", run_id: str 
         folder.mark_deferred(not_started, f"deadline {deadline} {tz or ''}".rstrip() +
                              f": not started, about {plan.budget.expected_sku_s():.0f} s per SKU would not fit")
         folder.mark_deferred(plan.over_limit, f"not started: beyond --limit {limit}")
-        # 6. export every SKU record of the run folder (on a cluster: on a worker)
-        sheets = runner.export(folder, plan.settings.market.code)
-    return {"run_id": folder.run_id, "run_uri": folder.uri, "sku_phase_s": round(sku_phase_s, 2), **sheets}
+        # 6. export every SKU record of the run folder: sheets, review page, Prefect artifacts (on a cluster: on a worker)
+        finished = finish(runner, plan)
+    return {"run_id": folder.run_id, "run_uri": folder.uri, "sku_phase_s": round(sku_phase_s, 2), **finished}

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from catloc import storage
 from catloc.cache import stable_hash
 from catloc.config import MarketProfile, PipelineConfig, load_market, load_pipeline_config, parse_cluster
 from catloc.engines import load_all
+from catloc.history import PickHistory, history_root
 from catloc.records import STAGES, CatalogItem, SkuRecord
 from catloc.runfolder import RunFolder
 from catloc.schedule import NightBudget
 from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.ingest import read_catalog
 from catloc.flows.runners import require_real_server
+from catloc.tasks.mix import RunMix
+from catloc.tasks.review.attempts import marked_for_regeneration, mix_with_new_attempts, run_mix
 
 RERUN_STAGES = STAGES[1:-1]  # a rerun may recompute from clean, analyse, localize or qc
 
@@ -43,6 +46,7 @@ class RunSettings:
     n_candidates: int
     clean: CleanOptions
     force_from: str | None = None      # recompute from this stage on, even where stored outputs are valid
+    mix: RunMix = field(default_factory=RunMix)  # which scenes, framings and attempts each SKU's candidates use
 
     def forces(self, stage: str) -> bool:
         return self.force_from is not None and STAGES.index(stage) >= STAGES.index(self.force_from)
@@ -78,7 +82,7 @@ def input_key(item: CatalogItem, cfg: PipelineConfig, market: MarketProfile, n_c
     """What a finished SKU record depends on: its catalog row (not its priority) and the config."""
     payload = {"sku": item.sku, "images": item.images, "title": item.title, "category": item.category,
                "cfg": {"engines": cfg.engines, "ingest": cfg.ingest, "clean": cfg.clean, "qc": cfg.qc},
-               "market": market, "n": n_candidates}
+               "market": market.localization(), "n": n_candidates}
     return stable_hash(payload)
 
 
@@ -131,10 +135,12 @@ def prepare_run(catalog: str, market: str, out: str = "review_exports", run_id: 
     todo, over_limit = (ordered, []) if limit is None else (ordered[:limit], ordered[limit:])
     keys = {it.sku: input_key(it, cfg, mkt, n) for it in todo}
     resumable = {it.sku for it in todo if folder.is_done(it.sku, keys[it.sku])}
+    mix = run_mix(folder, PickHistory(history_root(out, cfg.review), mkt.code), mkt, [it.sku for it in todo])
     info = {"run_id": folder.run_id, "catalog": str(catalog), "market": mkt.code, "out": str(out), "limit": limit,
             "candidates": n, "config": cfg.path, "deadline": deadline, "tz": tz,
-            "started": dt.datetime.now().isoformat(timespec="seconds")}
-    return RunPlan(RunSettings(cfg, mkt, folder, n, clean), budget, [it for it in todo if it.sku not in resumable], keys,
+            "started": dt.datetime.now().isoformat(timespec="seconds"), "mix": mix.to_dict()}
+    return RunPlan(RunSettings(cfg, mkt, folder, n, clean, mix=mix), budget,
+                   [it for it in todo if it.sku not in resumable], keys,
                    rejected, info, workers or cfg.max_workers, kept=len(resumable), over_limit=over_limit, cluster=where)
 
 
@@ -155,8 +161,10 @@ def select_skus(items: list[CatalogItem], records: list[SkuRecord], *, failed: b
 
 def prepare_rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferred: bool = False,
                   skus: list[str] | None = None, stage: str | None = None, deadline: str | None = None,
-                  tz: str | None = None, workers: int | None = None, cluster: str | None = None) -> RunPlan:
-    """The chosen SKUs of run ``run_id`` again, with the run's own catalog, market and config."""
+                  tz: str | None = None, workers: int | None = None, rejected: bool = False,
+                  cluster: str | None = None) -> RunPlan:
+    """The chosen SKUs of run ``run_id`` again, with the run's own catalog, market, config and
+    candidate mix; ``rejected``: a new attempt for the SKUs reviewers marked "regenerate"."""
     folder = RunFolder(str(out), run_id)
     if stage is not None and stage not in RERUN_STAGES:
         raise RerunError(f"--stage must be one of {', '.join(RERUN_STAGES)}, got {stage!r}")
@@ -166,8 +174,18 @@ def prepare_rerun(run_id: str, out: str = "review_exports", failed: bool = False
     cfg, mkt, clean, where = load_setup(info.get("config"), info["market"], cluster)
     budget = NightBudget.from_config(cfg.run, deadline, tz)
     n = int(info.get("candidates") or cfg.candidates_per_sku)
-    items, rejected = read_catalog(info["catalog"])
-    chosen = by_priority(select_skus(items, folder.records(), failed=failed, deferred=deferred, skus=skus))
+    items, bad_rows = read_catalog(info["catalog"])
+    records, mix = folder.records(), RunMix.from_dict(info.get("mix"))
+    chosen = select_skus(items, records, failed=failed, deferred=deferred, skus=skus) \
+        if failed or deferred or skus or not rejected else []
+    if rejected:
+        marked = marked_for_regeneration(folder.read_applied(), records)
+        if not marked:
+            raise RerunError(f"no SKU of run {run_id!r} is marked 'regenerate' (apply the review page's picks.csv "
+                             "first: catloc picks apply)")
+        mix = mix_with_new_attempts(mix, records, marked)
+        chosen += [it for it in items if it.sku in marked and it not in chosen]
+        info = {**info, "mix": mix.to_dict()}
     keys = {it.sku: input_key(it, cfg, mkt, n) for it in chosen}
-    return RunPlan(RunSettings(cfg, mkt, folder, n, clean, force_from=stage), budget, chosen, keys, rejected,
-                   info, workers or cfg.max_workers, cluster=where)
+    return RunPlan(RunSettings(cfg, mkt, folder, n, clean, force_from=stage, mix=mix), budget, by_priority(chosen),
+                   keys, bad_rows, info, workers or cfg.max_workers, cluster=where)

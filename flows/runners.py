@@ -35,7 +35,7 @@ from prefect_dask import DaskTaskRunner
 
 from catloc.config import DASK_SETTINGS, PLACED_STAGES, ConfigError, EngineSpec, PipelineConfig
 from catloc.engines import load_engine
-from catloc.flows.stages import STAGE_ENGINES, export
+from catloc.flows.stages import STAGE_ENGINES
 
 LOCAL_WORKER_RESOURCES = {"CPU": 1.0}   # what each worker of a local:N cluster declares
 
@@ -128,14 +128,13 @@ class SkuRunner:
         with dask.annotate(resources=resources) if resources else contextlib.nullcontext():
             return self.task_runner.submit(task, parameters)
 
-    def export(self, folder: Any, market: str, contact_sheet: bool = True) -> dict[str, Any]:
-        """The run's sheets (:func:`catloc.tasks.export.export_sheets`): on a cluster, a task on a worker
-        holding the last stage's resources, so the flow's process never holds every record of a big
-        night; in threads, here."""
+    def call(self, task: Any, parameters: dict[str, Any]) -> Any:
+        """``task(**parameters)`` for work that reads the whole run (the sheets, the review page): on a
+        cluster, a task on a worker holding the last stage's resources, so the flow's process never
+        holds every record of a big night; in threads, here."""
         if not self.remote:
-            return export(folder, market, contact_sheet=contact_sheet)
-        return self.submit(export, self.groups[-1].resources,
-                           {"folder": folder, "market": market, "contact_sheet": contact_sheet}).result()
+            return task(**parameters)
+        return self.submit(task, self.groups[-1].resources, parameters).result()
 
 
 def dask_task_runner(cluster: str) -> DaskTaskRunner:

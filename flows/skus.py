@@ -31,8 +31,10 @@ from catloc.records import CatalogItem, SkuError, SkuRecord
 from catloc.runfolder import RunFolder
 from catloc.schedule import NightBudget
 from catloc.flows.prepare import RunPlan, RunSettings
+from catloc.flows.review import RunProgress, finish_run
 from catloc.flows.runners import SkuRunner, StageGroup
-from catloc.flows.stages import analyse, clean, fetch_source, localize, qc
+from catloc.flows.stages import analyse, clean, export, fetch_source, localize, qc
+from catloc.tasks.review.attempts import finish_record
 
 QUEUED = "queued: not processed yet (run in progress, or interrupted: resume with the same --run-id)"
 MIN_BATCHES_PER_SLOT = 4   # batches shrink so that every worker thread still has this many to take
@@ -71,7 +73,8 @@ def _analyse(work: SkuWork, run: RunSettings) -> None:
 
 def _localize(work: SkuWork, run: RunSettings) -> None:
     work.candidates = localize(work.cleaned, work.analysis, work.item.sku, run.folder.sku(work.item.sku), run.market,
-                               run.n_candidates, run.config.engines, force=run.forces("localize"))
+                               run.n_candidates, run.config.engines, force=run.forces("localize"),
+                               mix=run.mix.for_sku(work.item.sku, work.item.category))
 
 
 def _qc(work: SkuWork, run: RunSettings) -> None:
@@ -84,24 +87,29 @@ STEPS = {"ingest": _ingest, "clean": _clean, "analyse": _analyse, "localize": _l
 
 
 def advance(work: SkuWork, stages: Iterable[str], run: RunSettings, worker: str, last: bool) -> None:
-    """Take ``work`` through ``stages`` in order, timing each and noting where it ran; write its
-    record when it fails at one of them, or passes them and ``last`` (they end the pipeline)."""
+    """Take ``work`` through ``stages`` in order, timing each (``stage_seconds``, ``seconds``) and
+    noting where it ran (``workers``); write its record when it fails at one of them, or passes
+    them and ``last`` (they end the pipeline)."""
     if work.stopped:
         return
+    record = work.record
     for stage in stages:
         started = time.monotonic()
         try:
             STEPS[stage](work, run)
         except SkuError as exc:
-            work.record.fail(exc, work.source, work.cleaned)
+            record.fail(exc, work.source, work.cleaned)
             work.stopped = True
-        work.record.seconds += time.monotonic() - started
-        work.record.workers[stage] = worker
+        spent = time.monotonic() - started
+        record.seconds += spent
+        record.stage_seconds[stage] = round(record.stage_seconds.get(stage, 0.0) + spent, 3)
+        record.workers[stage] = worker
         if work.stopped:
             break
     if work.stopped or last:
         work.stopped = True
-        run.folder.write_record(work.record)
+        attempt = run.mix.for_sku(work.item.sku, work.item.category).attempt
+        run.folder.write_record(finish_record(run.folder, record, attempt, record.stage_seconds, run.config.review))
 
 
 def worker_name() -> str:
@@ -221,6 +229,7 @@ def run_skus(plan: RunPlan, runner: SkuRunner, logger: Any = None) -> tuple[list
     queue, in_flight, finished = deque(plan.todo), {}, []
     sheets = SheetRefresh(float(plan.settings.config.run.get("progress_export_s", 60)))
     most = plan.settings.config.cluster.skus_per_task
+    tracker = RunProgress(plan.settings.market.code, folder.run_id, len(plan.todo))
     while queue or in_flight:
         while queue and len(in_flight) < runner.in_flight:
             n = budget.fitting_skus(batch_size(len(queue), runner.slots, most))
@@ -238,10 +247,20 @@ def run_skus(plan: RunPlan, runner: SkuRunner, logger: Any = None) -> tuple[list
         if queue:  # the sheet first, then the count
             sheets.maybe_refresh(runner, folder, plan.settings.market.code)
         folder.write_progress(progress(len(plan.todo), finished, budget))
+        tracker.update(finished)
     if queue and logger is not None:
         logger.warning("deadline: %d SKUs not started (expected %.0f s per SKU, %.0f s left)", len(queue),
                        budget.expected_sku_s(), budget.seconds_left() or 0)
     return finished, list(queue)
+
+
+finish_run_task = task(finish_run, name="finish-run", cache_policy=NO_CACHE)
+
+
+def finish(runner: SkuRunner, plan: RunPlan) -> dict[str, Any]:
+    """The run's end (:func:`catloc.flows.review.finish_run`: the sheets, the review page and the
+    summary and link artifacts), where ``runner`` runs work that reads every record of the run."""
+    return runner.call(finish_run_task, {"plan": plan})
 
 
 class SheetRefresh:
@@ -255,7 +274,7 @@ class SheetRefresh:
         if time.monotonic() - self.last < max(self.every_s, 10 * self.took_s):
             return False
         started = time.monotonic()
-        runner.export(folder, market, contact_sheet=False)
+        runner.call(export, {"folder": folder, "market": market})
         self.last = time.monotonic()
         self.took_s = self.last - started
         return True

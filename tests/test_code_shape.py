@@ -82,8 +82,9 @@ def test_the_wheel_installs_only_catloc_and_runs_from_any_folder(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, capture_output=True)
     assert sorted(p.name for p in site.iterdir() if p.name != "bin" and not p.name.endswith(".dist-info")) == ["catloc"]
-    probe = ("import catloc, catloc.config as c, catloc.flows.nightly, catloc.tasks.clean; "
-             "print(catloc.__file__); print(c.DEFAULT_CONFIG); c.load_market('sa', c.load_pipeline_config())")
+    probe = ("import catloc, catloc.config as c, catloc.flows.nightly, catloc.tasks.clean, catloc.tasks.review.page as p; "
+             "print(catloc.__file__); print(c.DEFAULT_CONFIG); c.load_market('sa', c.load_pipeline_config()); "
+             "assert 'catloc-data' in p.render_page({'run_id': 'r', 'market': 'sa'})")  # the page's template ships
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("CATLOC_CONFIG", None)
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -45,6 +45,42 @@ def test_a_typo_in_the_clean_section_is_an_error_not_ignored():
         CleanOptions.from_config({"verfy": False}, "keep_product_text")
 
 
+def test_publish_learning_and_review_sections_are_checked(tmp_path):
+    import shutil
+    market = load_market("sa")
+    assert (market.publish.format, market.publish.max_picks, market.learning.min_share) == ("jpg", 3, 0.05)
+    assert load_pipeline_config().review.thumb_format == "webp"
+    shutil.copytree(REPO_ROOT / "configs", tmp_path / "configs")
+    cfg = load_pipeline_config(tmp_path / "configs" / "pipeline.yaml")
+    path = tmp_path / "configs" / "markets" / "sa.yaml"
+    original = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for section, bad, message in [("publish", {"format": "gif"}, "publish.format must be one of jpg, webp, png"),
+                                  ("publish", {"max_picks": 0}, "publish.max_picks must be between 1 and 16"),
+                                  ("publish", {"quality": "high"}, "publish.quality must be an integer"),
+                                  ("publish", {"maxpicks": 3}, "publish: unknown key\\(s\\) maxpicks"),
+                                  ("learning", {"min_share": 0.9}, "learning.min_share must be between 0.0 and 0.5"),
+                                  ("learning", [1, 2], "learning must be a mapping")]:
+        path.write_text(yaml.safe_dump({**original, section: bad}), encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"sa.yaml: {message}"):
+            load_market("sa", cfg)
+    pipeline = tmp_path / "configs" / "pipeline.yaml"
+    data = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
+    pipeline.write_text(yaml.safe_dump({**data, "review": {"thumb_side": 5000}}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="pipeline.yaml: review.thumb_side must be between 64 and 1024"):
+        load_pipeline_config(pipeline)
+
+
+def test_the_input_key_ignores_how_winners_are_published(cfg, market):
+    import dataclasses
+
+    from catloc.config import PublishProfile
+    from catloc.flows.prepare import input_key
+    from catloc.records import CatalogItem
+    item = CatalogItem("A", ["a.jpg"], 2)
+    assert input_key(item, cfg, market, 7) == input_key(
+        item, cfg, dataclasses.replace(market, publish=PublishProfile(format="webp")), 7)
+
+
 def test_the_clean_policy_comes_from_the_market_only():
     from catloc.tasks.clean.options import CleanOptions
     with pytest.raises(ConfigError, match=r"clean.policy is no longer read: .*clean_policy in configs/markets"):

@@ -50,7 +50,7 @@ def test_nightly_flow_end_to_end(small_catalog, tmp_path, prefect_harness):
         assert np.array_equal(cand[ys + oy, xs + ox], cleaned[ys, xs])
     assert (review["product_fidelity"] == 1.0).all()
     assert by_sku.loc["SHIRT-1", "text_kept"] == 1 and by_sku.loc["SHIRT-1", "qr_removed"] == 1
-    assert (run / "contact_sheet-001.jpg").exists() and (run / "review.csv").exists()
+    assert (run / "index.html").exists() and (run / "review.csv").exists()
 
 
 def test_limit_defers_the_rest(small_catalog, tmp_path, prefect_harness):

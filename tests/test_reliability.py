@@ -173,4 +173,4 @@ def test_deadline_defers_what_would_not_fit(tmp_path, prefect_harness, monkeypat
     assert status.loc[status["status"] == "done", "priority"].item() == 1  # most urgent first
     deferred = status[status["status"] == "deferred"]
     assert deferred["error"].str.contains("deadline 06:00 Asia/Riyadh: not started").all()
-    assert (out / "d1" / "review.parquet").exists() and (out / "d1" / "contact_sheet-001.jpg").exists()
+    assert (out / "d1" / "review.parquet").exists() and (out / "d1" / "index.html").exists()

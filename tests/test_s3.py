@@ -111,7 +111,8 @@ def test_catalog_and_exports_on_s3_with_injected_faults(s3, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert FaultProxy.injected > 0  # faults really happened, and retries absorbed them
     keys = _objects(client, "exports", "nightly/n1/")
-    assert {"nightly/n1/review.parquet", "nightly/n1/status.csv", "nightly/n1/contact_sheet-001.jpg"} <= set(keys)
+    assert {"nightly/n1/review.parquet", "nightly/n1/status.csv", "nightly/n1/index.html"} <= set(keys)
+    assert [k for k in keys if k.startswith("nightly/n1/thumbs/SKU-00/") and k.endswith(".webp")]
     assert not [k for k in keys if ".tmp-" in k]
     status = pd.read_parquet(io.BytesIO(client.get_object(Bucket="exports", Key="nightly/n1/status.parquet")["Body"].read()))
     by = status.set_index("sku")
@@ -129,6 +130,18 @@ def test_catalog_and_exports_on_s3_with_injected_faults(s3, tmp_path):
     # status works against S3 too
     proc = _run(["status", "n1", "--out", "s3://exports/nightly"], endpoint, tmp_path / "ph")
     assert proc.returncode == 0 and "3 done" in proc.stderr
+
+    # and so do picks: read from the run on S3, winners published to S3, manifest beside the run
+    picks = tmp_path / "picks.csv"
+    picks.write_text("run_id,market,sku,attempt,candidate_id,decision,image\nn1,sa,SKU-01,0,c02,pick,\n"
+                     "n1,sa,SKU-01,0,c01,pick,\n", encoding="utf-8")
+    proc = _run(["picks", "apply", "n1", str(picks), "--publish", "s3://exports/shop", "--out", "s3://exports/nightly",
+                 "--allow-failed"],  # the small test photos fail QC for low resolution
+                endpoint, tmp_path / "ph")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert set(_objects(client, "exports", "shop/")) == {"shop/SKU-01/sa_1.jpg", "shop/SKU-01/sa_2.jpg"}
+    manifest = pd.read_parquet(io.BytesIO(client.get_object(Bucket="exports", Key="nightly/n1/published.parquet")["Body"].read()))
+    assert list(manifest["published_uri"]) == ["s3://exports/shop/SKU-01/sa_1.jpg", "s3://exports/shop/SKU-01/sa_2.jpg"]
 
 
 def test_unreachable_catalog_is_one_clear_error_without_secrets(s3, tmp_path):
