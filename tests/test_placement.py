@@ -156,3 +156,17 @@ def test_a_cluster_run_refuses_the_temporary_server(cfg, monkeypatch):
         assert choose_cluster(None, cfg) is None      # threads: the temporary server is fine
         with pytest.raises(ConfigError, match="PREFECT_API_URL is not set.*export PREFECT_API_URL="):
             choose_cluster("local:2", cfg)
+
+
+def test_the_cli_refuses_a_cluster_on_the_temporary_server(small_catalog, tmp_path):
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "CATLOC_CLUSTER")}
+    env["PREFECT_HOME"] = str(tmp_path / "ph")
+    proc = subprocess.run([sys.executable, "-m", "catloc.cli", "run", str(small_catalog), "--market", "sa",
+                           "--out", str(tmp_path / "out"), "--cluster", "local:2"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    message = " ".join(proc.stderr.split())  # the console wraps long lines
+    assert proc.returncode == 2 and message.startswith("error: --cluster local:2 runs tasks in other processes")
+    assert "PREFECT_API_URL is not set" in message and "catloc stack up" in message
+    assert not (tmp_path / "out").exists()
