@@ -10,9 +10,9 @@ RUN_ID ?= demo
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup fonts chromium sample demo test test-fast bench-clean bench-review-page bench-generate clean-venv
+.PHONY: setup fonts chromium postgres sample demo test test-fast bench-clean bench-review-page bench-generate bench-scale stack-up stack-down clean-venv
 
-setup: $(STAMP) fonts chromium
+setup: $(STAMP) fonts chromium postgres
 
 # Reinstall only when the pins change. constraints.txt is the lock (pip freeze of a
 # set known to install and import together on CPU-only Linux, Python 3.11).
@@ -28,6 +28,13 @@ fonts:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq fonts-wqy-zenhei >/dev/null; fi; }
 
+# The production-like stack (catloc stack up) and its test run Prefect on PostgreSQL: Debian's server
+# programs (initdb, pg_ctl under /usr/lib/postgresql/<version>/bin).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  echo "installing PostgreSQL (postgresql)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null; fi; }
 # The review page's browser tests drive Debian's Chromium through Playwright (whose own browser
 # download does not work offline).
 chromium:
@@ -53,6 +60,21 @@ test-fast: setup
 bench-clean: setup
 	$(PY) bench/clean.py
 
+# Orchestration overhead, 1 vs 2 worker processes, flow memory at 1k/10k SKUs, stage throughput
+# (README "Running at scale"; quote figures only from a quiet machine).
+bench-scale: setup $(SAMPLE)
+	$(PY) bench/overhead.py
+	$(PY) bench/scaling.py
+	$(PY) bench/memory.py
+	$(PY) bench/throughput.py
+
+# A production-like stack on this machine: PostgreSQL, Prefect server, work pool + deployments,
+# Prefect worker, Dask scheduler + workers. Then: eval "$$(.venv/bin/catloc stack env)"
+stack-up: setup
+	$(VENV)/bin/catloc stack up --cpu-workers $(or $(CPU_WORKERS),2) --gpu-workers $(or $(GPU_WORKERS),0)
+
+stack-down:
+	$(VENV)/bin/catloc stack down
 bench-review-page: setup
 	$(PY) bench/review_page.py
 

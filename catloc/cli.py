@@ -1,5 +1,6 @@
 """The ``catloc`` command: ``run`` a catalog overnight, ask a run's ``status``, ``rerun`` SKUs of it,
-and ``picks apply`` / ``picks stats`` once reviewers have chosen the winners."""
+``picks apply`` / ``picks stats`` once reviewers have chosen the winners, and ``stack up``/``down``
+a production-like stack on this machine."""
 from __future__ import annotations
 
 import io
@@ -25,6 +26,7 @@ def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # the cluster's own INFO lines
 
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (ValueError,)  # ConfigError, CatalogError, RerunError are ValueErrors
@@ -68,9 +70,9 @@ def _is_fresh(state: dict, started: float) -> bool:
         return False
 
 
-def _task_runner(workers: int):
-    from prefect.task_runners import ThreadPoolTaskRunner
-    return ThreadPoolTaskRunner(max_workers=max(workers, 1))
+CLUSTER_HELP = ("Run the SKU tasks on Dask: local:N (N worker processes here) or a scheduler address "
+                "tcp://HOST:8786; 'none': threads here (default: $CATLOC_CLUSTER, else cluster.address in "
+                "pipeline.yaml). Needs PREFECT_API_URL (a real Prefect server).")
 
 
 @app.command()
@@ -82,7 +84,8 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Process only the first N SKUs (by priority); the rest are 'deferred'."),
     candidates: Optional[int] = typer.Option(None, "--candidates", "-n", min=1, max=16, help="Candidates per SKU (default from pipeline.yaml, 7)."),
     config: Optional[str] = typer.Option(None, "--config", help="Pipeline config (default: $CATLOC_CONFIG or configs/pipeline.yaml)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="SKUs processed at once (default from pipeline.yaml)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Without a cluster: SKU tasks at once (default from pipeline.yaml)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help=CLUSTER_HELP),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="HH:MM: start no SKU that would not finish by then; the rest are 'deferred'."),
     tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --deadline (IANA name, e.g. Asia/Riyadh; default: this machine's)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's task logs."),
@@ -92,9 +95,10 @@ def run(
     from catloc.engines.base import EngineLoadError
     from catloc.flows.nightly import nightly
     from catloc.flows.prepare import prepare_run
+    from catloc.flows.runners import ClusterError
 
     params = dict(catalog=catalog, market=market, out=out, run_id=run_id, limit=limit, candidates=candidates,
-                  config=config, deadline=deadline, tz=tz, workers=workers)
+                  config=config, deadline=deadline, tz=tz, workers=workers, cluster=cluster)
     try:  # everything that can be wrong with the whole run is reported before it starts
         plan = prepare_run(**params)
     except (*USAGE_ERRORS, EngineLoadError) as exc:
@@ -102,8 +106,10 @@ def run(
     total = len(plan.todo) + plan.kept
     console.print(f"catloc: {total + len(plan.over_limit) + len(plan.rejected)} catalog rows, {total} SKUs to "
                   f"localize for {plan.settings.market.name} -> {plan.folder.uri}")
-    flow = nightly.with_options(task_runner=_task_runner(plan.workers))
-    _run_with_progress(flow, plan.folder, total, **{**params, "run_id": plan.folder.run_id}, plan=plan)
+    try:  # on a cluster, engines are built on the workers as the run starts
+        _run_with_progress(nightly, plan.folder, total, **{**params, "run_id": plan.folder.run_id}, plan=plan)
+    except (EngineLoadError, ClusterError) as exc:
+        raise _fail(exc)
     _print_summary(plan.folder)
 
 
@@ -118,7 +124,8 @@ def rerun(
     rejected: bool = typer.Option(False, "--rejected", help="New candidates for the SKUs reviewers marked 'regenerate' (applied picks)."),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="HH:MM: start no SKU that would not finish by then."),
     tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --deadline (IANA name, default: this machine's)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="SKUs processed at once."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Without a cluster: SKU tasks at once."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help=CLUSTER_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's task logs."),
 ) -> None:
     """Process chosen SKUs of a run again, reusing every still-valid stage output, and update its sheets."""
@@ -126,16 +133,19 @@ def rerun(
     from catloc.engines.base import EngineLoadError
     from catloc.flows.prepare import prepare_rerun
     from catloc.flows.rerun import rerun as rerun_flow
+    from catloc.flows.runners import ClusterError
 
     names = [s.strip() for s in skus.split(",") if s.strip()] if skus else None
     params = dict(run_id=run_id, out=out, failed=failed, deferred=deferred, skus=names, stage=stage,
-                  deadline=deadline, tz=tz, workers=workers, rejected=rejected)
+                  deadline=deadline, tz=tz, workers=workers, rejected=rejected, cluster=cluster)
     try:
         plan = prepare_rerun(**params)
     except (*USAGE_ERRORS, EngineLoadError) as exc:
         raise _fail(exc)
-    flow = rerun_flow.with_options(task_runner=_task_runner(plan.workers))
-    result = _run_with_progress(flow, plan.folder, len(plan.todo) or 1, **params, plan=plan)
+    try:
+        result = _run_with_progress(rerun_flow, plan.folder, len(plan.todo) or 1, **params, plan=plan)
+    except (EngineLoadError, ClusterError) as exc:
+        raise _fail(exc)
     console.print(f"reran {len(result['rerun'])} SKUs")
     _print_summary(plan.folder)
 
@@ -179,6 +189,68 @@ def status(
     raise _fail(ValueError(f"no run {run_id!r} under {out}"))
 
 
+stack_app = typer.Typer(no_args_is_help=True, help="A production-like stack on this machine: PostgreSQL, a Prefect "
+                        "server, work pool, deployments and worker, a Dask scheduler with CPU and GPU workers.")
+app.add_typer(stack_app, name="stack")
+STACK_DIR_HELP = "The stack's folder: state, logs, databases (default: $CATLOC_STACK_DIR or ./.catloc-stack)."
+
+
+def _stack_dir(folder: Optional[str]):
+    from pathlib import Path
+    return Path(folder or os.environ.get("CATLOC_STACK_DIR") or ".catloc-stack").resolve()
+
+
+@stack_app.command("up")
+def stack_up(
+    folder: Optional[str] = typer.Option(None, "--dir", help=STACK_DIR_HELP),
+    cpu_workers: int = typer.Option(2, "--cpu-workers", min=0, help="Dask workers declaring CPU=1."),
+    gpu_workers: int = typer.Option(0, "--gpu-workers", min=0, help="Dask workers declaring GPU=1 (one per GPU)."),
+    postgres: bool = typer.Option(True, "--postgres/--sqlite", help="Prefect's database: PostgreSQL (or SQLite)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface every service listens on."),
+    pool: str = typer.Option("catloc", "--pool", help="The Prefect work pool (process type)."),
+    deploy: bool = typer.Option(True, "--deploy/--no-deploy", help="Deploy prefect.yaml's deployments to the pool."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Start a Prefect worker on the pool."),
+) -> None:
+    """Start the stack (every service in its own process) and print how to point a shell at it."""
+    from catloc import stack
+    options = stack.StackOptions(host=host, postgres=postgres, cpu_workers=cpu_workers, gpu_workers=gpu_workers,
+                                 deployments=deploy, prefect_worker=worker, pool=pool)
+    try:
+        state = stack.up(_stack_dir(folder), options)
+    except stack.StackError as exc:
+        raise _fail(exc)
+    for service in state.services:
+        console.print(f"  {service.name:<15} pid {service.pid:<8} log {service.log}")
+    console.print("point a shell at it:  eval \"$(catloc stack env)\"")
+    print("\n".join(stack.env_lines(_stack_dir(folder))))
+
+
+@stack_app.command("down")
+def stack_down(folder: Optional[str] = typer.Option(None, "--dir", help=STACK_DIR_HELP),
+               purge: bool = typer.Option(False, "--purge", help="Also delete the folder (databases, logs).")) -> None:
+    """Stop every service of the stack, last started first."""
+    from catloc import stack
+    stopped = stack.down(_stack_dir(folder), purge=purge)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@stack_app.command("status")
+def stack_status(folder: Optional[str] = typer.Option(None, "--dir", help=STACK_DIR_HELP)) -> None:
+    """Every service of the stack, whether it runs, and its log."""
+    from catloc import stack
+    rows = stack.status(_stack_dir(folder))
+    for service, alive in rows:
+        console.print(f"  {service.name:<15} {'running' if alive else '[red]stopped[/red]':<8} pid {service.pid:<8} "
+                      f"log {service.log}")
+    if not rows:
+        console.print(f"no stack in {_stack_dir(folder)}")
+
+
+@stack_app.command("env")
+def stack_env(folder: Optional[str] = typer.Option(None, "--dir", help=STACK_DIR_HELP)) -> None:
+    """Print the export lines for the stack (PREFECT_API_URL, CATLOC_CLUSTER): eval "$(catloc stack env)"."""
+    from catloc import stack
+    print("\n".join(stack.env_lines(_stack_dir(folder))))
 @picks_app.command("apply")
 def picks_apply(
     run_id: str = typer.Argument(..., help="The run the picks are for (its folder name under --out)."),

@@ -13,6 +13,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent   # the checkout, for an editable install
 _PACKAGED = Path(__file__).resolve().parent / "configs"  # a wheel carries configs/ inside the package
 DEFAULT_CONFIG = (_PACKAGED if _PACKAGED.is_dir() else REPO_ROOT / "configs") / "pipeline.yaml"
+DASK_SETTINGS = DEFAULT_CONFIG.parent / "dask.yaml"  # what catloc's Dask worker processes start with
 
 
 REQUIRED_ENGINES = ("ocr", "inpaint", "segment", "generate")
@@ -32,6 +33,38 @@ class EngineSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+PLACED_STAGES = ("ingest", "clean", "analyse", "localize", "qc")  # the stages a cluster places by resource
+_LOCAL = re.compile(r"local:(\d+)")
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d+")
+
+
+def parse_cluster(value: Any, where: str = "--cluster") -> str | None:
+    """A cluster setting as given (``None`` = threads in this process).
+
+    Accepts ``local:N`` (N >= 1 worker processes started here) and a Dask scheduler address
+    (``tcp://HOST:PORT``, ``tls://HOST:PORT`` or ``HOST:PORT``); raises :class:`ConfigError` naming
+    ``where`` for anything else.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null", "threads")):
+        return None
+    text = str(value).strip()
+    local = _LOCAL.fullmatch(text)
+    if local and int(local.group(1)) >= 1:
+        return text
+    if not local and _ADDRESS.fullmatch(text):
+        return text
+    raise ConfigError(f"{where}: expected local:N (N >= 1 worker processes on this machine) or a Dask scheduler "
+                      f"address such as tcp://10.0.0.5:8786, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """``cluster:`` in pipeline.yaml: where SKU tasks run and how they are cut."""
+
+    address: str | None = None      # None: threads in this process; "local:N"; "tcp://HOST:PORT"
+    skus_per_task: int = 8          # at most this many SKUs per task (fewer as the queue runs out)
+    batches_per_thread: int = 2     # on a cluster: batches in flight per worker thread
+    wait_for_workers_s: float = 120.0  # on a cluster: how long to wait for the first worker at start
 @dataclass(frozen=True)
 class ReviewOptions:
     """``review:`` of pipeline.yaml: the review page's thumbnails and where pick history lives."""
@@ -54,6 +87,8 @@ class PipelineConfig:
     clean: dict[str, Any]
     qc: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    resources: dict[str, dict[str, float]] = field(default_factory=dict)  # stage (or "default") -> Dask resources
     review: ReviewOptions = field(default_factory=ReviewOptions)
     pose_templates: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # category -> keypoint -> [u, v]
 
@@ -217,6 +252,8 @@ def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfi
         clean=dict(data.get("clean") or {}),
         qc=dict(data.get("qc") or {}),
         run=dict(data.get("run") or {}),
+        cluster=load_cluster(data.get("cluster"), cfg_path),
+        resources=load_resources(data.get("resources"), cfg_path),
         review=_section(ReviewOptions, data.get("review"), f"{cfg_path}: review", REVIEW_RULES),
         pose_templates=_pose_templates(data, cfg_path),
     )
@@ -233,6 +270,57 @@ def _pose_templates(data: dict[str, Any], path: Path) -> dict[str, dict[str, lis
     if problems:
         raise ConfigError(f"{path}: {'; '.join(problems)}")
     return {str(name): {k: [float(c) for c in v] for k, v in t.items()} for name, t in templates.items()}
+def _number(section: dict[str, Any], key: str, default: float, minimum: float, kind: type, where: Path | str) -> Any:
+    """``section[key]`` (or ``default``) as ``kind``, at least ``minimum``; else a ConfigError naming it."""
+    value = section.get(key, default)
+    try:
+        number = None if isinstance(value, bool) else kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < minimum or (kind is int and number != value):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{where}: cluster.{key} must be {what} >= {minimum:g}, got {value!r}")
+    return number
+
+
+def load_cluster(section: Any, where: Path | str) -> ClusterConfig:
+    """``cluster:`` of pipeline.yaml, checked (unknown keys and bad values are errors naming the file)."""
+    if section is None:
+        return ClusterConfig()
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: cluster must be a mapping (address, skus_per_task, ...)")
+    known = set(ClusterConfig.__dataclass_fields__)
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) in cluster: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    defaults = ClusterConfig()
+    return ClusterConfig(
+        address=parse_cluster(section.get("address"), f"{where}: cluster.address"),
+        skus_per_task=_number(section, "skus_per_task", defaults.skus_per_task, 1, int, where),
+        batches_per_thread=_number(section, "batches_per_thread", defaults.batches_per_thread, 1, int, where),
+        wait_for_workers_s=_number(section, "wait_for_workers_s", defaults.wait_for_workers_s, 0, float, where))
+
+
+def load_resources(section: Any, where: Path | str) -> dict[str, dict[str, float]]:
+    """``resources:`` of pipeline.yaml: per stage (or ``default``) the Dask worker resources its task holds,
+    e.g. ``{default: {CPU: 1}, localize: {GPU: 1}}``; every amount a positive number."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: resources must map a stage to resources, e.g. {{localize: {{GPU: 1}}}}")
+    known = ("default",) + PLACED_STAGES
+    resources: dict[str, dict[str, float]] = {}
+    for stage, wanted in section.items():
+        if stage not in known:
+            raise ConfigError(f"{where}: resources.{stage}: not a stage (known: {', '.join(known)})")
+        if not isinstance(wanted, dict):
+            raise ConfigError(f"{where}: resources.{stage} must map resource names to amounts, e.g. {{GPU: 1}}")
+        resources[stage] = {}
+        for name, amount in (wanted or {}).items():
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+                raise ConfigError(f"{where}: resources.{stage}.{name} must be a positive number, got {amount!r}")
+            resources[stage][str(name)] = float(amount)
+    return resources
 
 
 def markets_dir(config: PipelineConfig | None = None) -> Path:

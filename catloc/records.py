@@ -92,6 +92,7 @@ class SkuRecord:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time in each stage's function
     attempt: int = 0                  # the candidates' newest attempt (n: regenerated n times)
     input_key: str = ""               # hash of the catalog row + config this record was made from
+    workers: dict[str, str] = field(default_factory=dict)  # stage -> where it ran (host, or Dask worker name)
     clean_report: dict[str, Any] = field(default_factory=dict)
     analysis: dict[str, Any] = field(default_factory=dict)   # the Analysis (mask confidence and reasons)
     candidates: list[ScoredCandidate] = field(default_factory=list)

@@ -1,7 +1,8 @@
 """Done by morning: when to stop starting new SKUs.
 
 A run with a deadline measures how long SKUs take as it goes. Before starting the next SKU
-it asks :meth:`NightBudget.fits`: will a SKU started now (taking about as long as the ones
+it asks :meth:`NightBudget.fits` (or, for a task taking several SKUs in a row,
+:meth:`NightBudget.fitting_skus`): will a SKU started now (taking about as long as the ones
 so far, plus a safety margin) finish before the deadline, leaving ``reserve_s`` to write the
 sheets? When it will not, the run stops starting SKUs, exports what is done and marks the
 rest ``deferred``.
@@ -63,8 +64,16 @@ class NightBudget:
         return (self.deadline - now).total_seconds()
 
     def fits(self, now: dt.datetime | None = None) -> bool:
+        """Whether one more SKU started now would finish before the deadline."""
+        return self.fitting_skus(1, now) == 1
+
+    def fitting_skus(self, most: int, now: dt.datetime | None = None) -> int:
+        """How many SKUs (at most ``most``) one task may still take one after the other and finish
+        before the deadline, ``reserve_s`` kept free; 0 when not even one fits."""
         left = self.seconds_left(now)
-        return left is None or left - self.reserve_s >= self.expected_sku_s()
+        if left is None:
+            return most
+        return max(0, min(most, int((left - self.reserve_s) // self.expected_sku_s())))
 
     def skus_per_hour(self) -> float:
         elapsed = time.monotonic() - self.started

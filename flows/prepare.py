@@ -11,12 +11,13 @@ with a message naming what is wrong.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from catloc import storage
 from catloc.cache import stable_hash
-from catloc.config import MarketProfile, PipelineConfig, load_market, load_pipeline_config
+from catloc.config import MarketProfile, PipelineConfig, load_market, load_pipeline_config, parse_cluster
 from catloc.engines import load_all
 from catloc.history import PickHistory, history_root
 from catloc.records import STAGES, CatalogItem, SkuRecord
@@ -24,6 +25,7 @@ from catloc.runfolder import RunFolder
 from catloc.schedule import NightBudget
 from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.ingest import read_catalog
+from catloc.flows.runners import require_real_server
 from catloc.tasks.mix import RunMix
 from catloc.tasks.review.attempts import marked_for_regeneration, mix_with_new_attempts, run_mix
 
@@ -57,14 +59,15 @@ class RunPlan:
     as ``<RunPlan>`` in the flow run's parameters instead of copying the whole catalog there.
     """
 
-    __slots__ = ("settings", "budget", "todo", "keys", "kept", "rejected", "over_limit", "info", "workers")
+    __slots__ = ("settings", "budget", "todo", "keys", "kept", "rejected", "over_limit", "info", "workers", "cluster")
 
     def __init__(self, settings: RunSettings, budget: NightBudget, todo: list[CatalogItem], keys: dict[str, str],
                  rejected: list[SkuRecord], info: dict[str, Any], workers: int, kept: int = 0,
-                 over_limit: list[CatalogItem] | None = None):
+                 over_limit: list[CatalogItem] | None = None, cluster: str | None = None):
         self.settings, self.budget, self.todo, self.keys = settings, budget, todo, keys
         self.rejected, self.info, self.workers, self.kept = rejected, info, workers, kept
         self.over_limit = over_limit or []
+        self.cluster = cluster  # None: threads in the flow's process; "local:N" or a Dask scheduler address
 
     @property
     def folder(self) -> RunFolder:
@@ -88,21 +91,42 @@ def by_priority(items: list[CatalogItem]) -> list[CatalogItem]:
     return sorted(items, key=lambda it: (it.priority, it.row))
 
 
-def load_setup(config: str | None, market: str) -> tuple[PipelineConfig, MarketProfile, CleanOptions]:
-    """The pipeline config, the market and the clean options, with every engine built."""
+def choose_cluster(option: str | None, cfg: PipelineConfig) -> str | None:
+    """Where the SKU tasks run: ``option`` (``--cluster``, a flow parameter), else ``$CATLOC_CLUSTER``, else
+    pipeline.yaml's ``cluster.address``; checked, and refused on Prefect's temporary server."""
+    if option is not None:
+        cluster = parse_cluster(option, "--cluster")
+    elif os.environ.get("CATLOC_CLUSTER"):
+        cluster = parse_cluster(os.environ["CATLOC_CLUSTER"], "$CATLOC_CLUSTER")
+    else:
+        cluster = cfg.cluster.address
+    require_real_server(cluster)
+    return cluster
+
+
+def load_setup(config: str | None, market: str,
+               cluster: str | None = None) -> tuple[PipelineConfig, MarketProfile, CleanOptions, str | None]:
+    """The pipeline config, the market, the clean options and the cluster (:func:`choose_cluster`).
+    Without a cluster, every engine is built here (after the cheap checks, so a bad setting fails at
+    once); on a cluster, the workers build the engines of their stages as the run starts (a model
+    on a GPU host need not fit on the host of the flow), and a missing one fails the run there."""
     cfg = load_pipeline_config(config)
     mkt = load_market(market, cfg)
+    where = choose_cluster(cluster, cfg)
     storage.configure(cfg.storage_options)
-    load_all(cfg.engines)
-    return cfg, mkt, CleanOptions.for_market(cfg.clean, mkt)
+    clean = CleanOptions.for_market(cfg.clean, mkt)
+    if where is None:
+        load_all(cfg.engines)
+    return cfg, mkt, clean, where
 
 
 def prepare_run(catalog: str, market: str, out: str = "review_exports", run_id: str | None = None,
                 limit: int | None = None, candidates: int | None = None, config: str | None = None,
-                deadline: str | None = None, tz: str | None = None, workers: int | None = None) -> RunPlan:
+                deadline: str | None = None, tz: str | None = None, workers: int | None = None,
+                cluster: str | None = None) -> RunPlan:
     """A nightly run of ``catalog`` for ``market``. SKUs the run folder already has done from the
     same catalog row and config (a resumed run) are not processed again."""
-    cfg, mkt, clean = load_setup(config, market)
+    cfg, mkt, clean, where = load_setup(config, market, cluster)
     budget = NightBudget.from_config(cfg.run, deadline, tz)
     items, rejected = read_catalog(str(catalog))
     folder = RunFolder(str(out), run_id or default_run_id(mkt.code))
@@ -117,7 +141,7 @@ def prepare_run(catalog: str, market: str, out: str = "review_exports", run_id: 
             "started": dt.datetime.now().isoformat(timespec="seconds"), "mix": mix.to_dict()}
     return RunPlan(RunSettings(cfg, mkt, folder, n, clean, mix=mix), budget,
                    [it for it in todo if it.sku not in resumable], keys,
-                   rejected, info, workers or cfg.max_workers, kept=len(resumable), over_limit=over_limit)
+                   rejected, info, workers or cfg.max_workers, kept=len(resumable), over_limit=over_limit, cluster=where)
 
 
 def select_skus(items: list[CatalogItem], records: list[SkuRecord], *, failed: bool, deferred: bool,
@@ -137,7 +161,8 @@ def select_skus(items: list[CatalogItem], records: list[SkuRecord], *, failed: b
 
 def prepare_rerun(run_id: str, out: str = "review_exports", failed: bool = False, deferred: bool = False,
                   skus: list[str] | None = None, stage: str | None = None, deadline: str | None = None,
-                  tz: str | None = None, workers: int | None = None, rejected: bool = False) -> RunPlan:
+                  tz: str | None = None, workers: int | None = None, rejected: bool = False,
+                  cluster: str | None = None) -> RunPlan:
     """The chosen SKUs of run ``run_id`` again, with the run's own catalog, market, config and
     candidate mix; ``rejected``: a new attempt for the SKUs reviewers marked "regenerate"."""
     folder = RunFolder(str(out), run_id)
@@ -146,7 +171,7 @@ def prepare_rerun(run_id: str, out: str = "review_exports", failed: bool = False
     if not folder.exists():
         raise RerunError(f"no run {run_id!r} under {out} (missing run.json)")
     info = folder.read_info()
-    cfg, mkt, clean = load_setup(info.get("config"), info["market"])
+    cfg, mkt, clean, where = load_setup(info.get("config"), info["market"], cluster)
     budget = NightBudget.from_config(cfg.run, deadline, tz)
     n = int(info.get("candidates") or cfg.candidates_per_sku)
     items, bad_rows = read_catalog(info["catalog"])
@@ -163,4 +188,4 @@ def prepare_rerun(run_id: str, out: str = "review_exports", failed: bool = False
         info = {**info, "mix": mix.to_dict()}
     keys = {it.sku: input_key(it, cfg, mkt, n) for it in chosen}
     return RunPlan(RunSettings(cfg, mkt, folder, n, clean, force_from=stage, mix=mix), budget, by_priority(chosen),
-                   keys, bad_rows, info, workers or cfg.max_workers)
+                   keys, bad_rows, info, workers or cfg.max_workers, cluster=where)

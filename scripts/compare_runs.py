@@ -8,9 +8,10 @@ Used to check that a change meant to leave outputs alone (a refactor) really doe
 
 Compared, SKU by SKU: every PNG (sources, cleaned image, masks, candidates) byte for byte;
 ``clean.json`` and ``candidates.json`` with paths taken relative to their run folder;
-``record.json`` but for ``seconds`` and ``input_key`` (a hash of the config's *shape*); and the
-review and status sheets (CSV) but for ``run_id`` and ``seconds``. Prints every difference and
-exits 1 if there is any, 0 if the runs agree. Local folders only.
+``record.json`` but for ``seconds``, ``stage_seconds``, ``input_key`` (a hash of the config's *shape*)
+and ``workers`` (where each stage ran); and the review and status sheets (CSV) but for ``run_id``
+and ``seconds``.
+Prints every difference and exits 1 if there is any, 0 if the runs agree. Local folders only.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 TIMING_COLUMNS = {"run_id", "seconds"}
-RECORD_VOLATILE = {"seconds", "input_key"}
+RECORD_VOLATILE = {"seconds", "stage_seconds", "input_key", "workers"}
 IN_RUN = re.compile(r"^.*?/((?:skus|rejected)/.*)$")
 
 

@@ -332,19 +332,39 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def fetch_with_retries(ref: str, ingest_cfg: dict[str, Any], sleep=time.sleep) -> bytes:
+    """:func:`fetch_bytes` of ``ref``, tried again after a :class:`TransientFetchError` up to
+    ``fetch_retries`` times, waiting ``fetch_retry_delay_s`` seconds before each retry (a list: one
+    delay per retry, the last one repeating). A bad image or an HTTP 404 is never retried.
+
+    Raises :class:`SkuError` when the last try still fails transiently.
+    """
+    retries = int(ingest_cfg.get("fetch_retries", 2))
+    delays = ingest_cfg.get("fetch_retry_delay_s", [2, 10])
+    delays = [float(d) for d in (delays if isinstance(delays, (list, tuple)) else [delays])] or [0.0]
+    for attempt in range(retries + 1):
+        try:
+            return fetch_bytes(ref, int(ingest_cfg.get("max_image_bytes", 40 << 20)),
+                               float(ingest_cfg.get("http_timeout_s", 20)), ingest_cfg)
+        except TransientFetchError as exc:
+            if attempt == retries:
+                raise SkuError("ingest", f"{exc} (still failing after {retries} retries)") from None
+            sleep(delays[min(attempt, len(delays) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def fetch_source(item: CatalogItem, folder: SkuFolder, ingest_cfg: dict[str, Any]) -> Source:
     """Fetch and decode every image of ``item``; store them as ``source-<i>.png`` in ``folder``.
 
     The first image that decodes is the one the pipeline localizes; the problems with the others
-    are kept. Raises :class:`SkuError` when none decodes, and :class:`TransientFetchError` when a
-    network fetch may succeed if tried again.
+    are kept. Transient fetch errors are retried (:func:`fetch_with_retries`). Raises
+    :class:`SkuError` when no image decodes.
     """
     problems, stored = [], []
     for i, ref in enumerate(item.images):
         try:
             check_ref(ref, item.catalog_dir, ingest_cfg)
-            data = fetch_bytes(ref, int(ingest_cfg.get("max_image_bytes", 40 << 20)),
-                               float(ingest_cfg.get("http_timeout_s", 20)), ingest_cfg)
+            data = fetch_with_retries(ref, ingest_cfg)
             image = decode_image(data, ref, max_pixels=int(ingest_cfg.get("max_image_pixels", 50_000_000)),
                                  min_side=int(ingest_cfg.get("min_image_side", 64)),
                                  max_side=int(ingest_cfg.get("max_image_side", MAX_IMAGE_SIDE)))

@@ -103,27 +103,23 @@ def test_http_fetch_outcomes(http_server):
         fetch_bytes(f"{http_server}/ok.jpg", 500, 5)
 
 
-@pytest.mark.slow
-def test_transient_fetch_errors_are_retried_by_the_task(tmp_path, http_server, prefect_harness):
-    from prefect import flow
-
+def test_transient_fetch_errors_are_retried_by_the_stage(tmp_path, http_server):
     from catloc.records import CatalogItem
-    from catloc.flows.stages import fetch_source
     from catloc.runfolder import SkuFolder
+    from catloc.tasks.ingest import fetch_source
 
-    @flow
-    def fetch_once(item: CatalogItem, retries: int):
-        return fetch_source.with_options(retries=retries, retry_delay_seconds=0)(
-            item, SkuFolder(str(tmp_path / "sku")), {})
-
+    cfg = {"fetch_retries": 1, "fetch_retry_delay_s": 0}
     _Handler.flaky_hits = 0
     item = CatalogItem(sku="F", images=[f"{http_server}/flaky.jpg"], row=2)
-    assert fetch_once(item, 1).image.endswith("source-0.png")  # the 503 was retried
+    assert fetch_source(item, SkuFolder(str(tmp_path / "sku")), cfg).image.endswith("source-0.png")  # 503 retried
     assert _Handler.flaky_hits == 2
     bad = CatalogItem(sku="N", images=[f"{http_server}/gone-for-good.jpg"], row=3)
     with pytest.raises(SkuError, match="HTTP 404"):  # a 404 is final: no retry
-        fetch_once(bad, 3)
+        fetch_source(bad, SkuFolder(str(tmp_path / "n")), {**cfg, "fetch_retries": 3})
     assert _Handler.requested.count("/gone-for-good.jpg") == 1
+    _Handler.flaky_hits = 0
+    with pytest.raises(SkuError, match=r"HTTP 503 .* \(still failing after 0 retries\)"):
+        fetch_source(item, SkuFolder(str(tmp_path / "f0")), {**cfg, "fetch_retries": 0})
 
 
 def test_url_safety_rules(tmp_path, http_server):

@@ -110,16 +110,30 @@ def test_progress_counts_and_rates():
     assert state["expected_sku_s"] == 10 and state["deadline"] is None and state["updated"]
 
 
-def test_stage_seconds_are_counted_per_sku_and_old_records_still_load():
-    import contextvars
+def test_stage_seconds_and_workers_are_counted_per_sku_and_old_records_still_load(tmp_path, cfg, market,
+                                                                                   monkeypatch):
+    import time
 
-    from catloc import stageclock
-    stageclock.add("clean", 5.0)                      # outside a SKU: counted nowhere
-    seconds = stageclock.start()
-    stageclock.add("clean", 1.25)
-    stageclock.add("clean", 0.5)                      # a retry adds up
-    contextvars.copy_context().run(stageclock.add, "qc", 2.0)   # a task run in a copied context
-    assert seconds == {"clean": 1.75, "qc": 2.0}
+    from catloc.flows import skus
+
+    def slow(work, run):
+        time.sleep(0.05)
+
+    def no_product(work, run):
+        raise SkuError("analyse", "no product found")
+    monkeypatch.setattr(skus, "STEPS", {"ingest": slow, "clean": slow, "analyse": no_product, "localize": slow,
+                                        "qc": slow})
+    folder = RunFolder(str(tmp_path), "r")
+    settings = RunSettings(cfg, market, folder, 7, clean=None)
+    work = skus.SkuWork.start(ITEMS[0], "key-a")
+    skus.advance(work, ("ingest", "clean"), settings, "cpu-0", last=False)   # a first task, on a CPU worker
+    assert not work.stopped and folder.read_record("A") is None             # no record between tasks
+    skus.advance(work, ("analyse", "localize", "qc"), settings, "gpu-0", last=True)
+    record = folder.read_record("A")
+    assert (record.status, record.stage, record.error, record.input_key) == ("failed", "analyse", "no product found",
+                                                                             "key-a")
+    assert set(record.stage_seconds) == {"ingest", "clean", "analyse"} and record.stage_seconds["clean"] >= 0.05
+    assert record.seconds >= 0.1 and record.workers == {"ingest": "cpu-0", "clean": "cpu-0", "analyse": "gpu-0"}
     old = SkuRecord("A", "done").to_dict()
-    del old["stage_seconds"], old["attempt"]
+    del old["stage_seconds"], old["attempt"], old["workers"]
     assert (SkuRecord.from_dict(old).stage_seconds, SkuRecord.from_dict(old).attempt) == ({}, 0)

@@ -161,10 +161,10 @@ def test_deadline_defers_what_would_not_fit(tmp_path, prefect_harness, monkeypat
     catalog = make_catalog(tmp_path / "cat", 4)
     starts = []
 
-    def one_sku_fits(self, now=None):  # the deadline arrives after the first SKU has started
+    def one_sku_fits(self, most, now=None):  # the deadline arrives after the first SKU has started
         starts.append(1)
-        return len(starts) <= 1
-    monkeypatch.setattr(NightBudget, "fits", one_sku_fits)
+        return min(most, 1) if len(starts) <= 1 else 0
+    monkeypatch.setattr(NightBudget, "fitting_skus", one_sku_fits)
     out = tmp_path / "out"
     nightly(str(catalog), "us", out=str(out), run_id="d1", candidates=6, deadline="06:00", tz="Asia/Riyadh",
             workers=1)

@@ -1,0 +1,50 @@
+"""Scaling: the SKU phase of the nightly flow on 1 and on 2 Dask worker processes (``local:1``, ``local:2``).
+
+Each worker process has one thread and declares ``CPU=1``, so every stage (all run on CPU here)
+holds one CPU; the figure is the time from the first SKU submitted to the last one finished
+(``sku_phase_s`` of the flow's result: cluster start, engine warm-up and the final sheets are left
+out), on the same catalog, into separate run folders. On a 2-core machine the target is a speed-up
+of at least 1.7x. The catalog repeats the sample's good SKUs up to ``--skus`` (default 24, so the
+last batches do not leave a worker idle for long).
+
+    .venv/bin/python bench/scaling.py                        # needs catalogs/sample (make sample)
+    .venv/bin/python bench/scaling.py --skus 32 --json bench/out/scaling.json
+
+Without ``$PREFECT_API_URL`` a Prefect server is started for the run (and stopped after it).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from scale_common import SAMPLE, loadavg, prefect_api, repeat_catalog, report
+
+
+def sku_phase(catalog: Path, market: str, out: Path, cluster: str) -> float:
+    """Seconds the flow spent processing SKUs on ``cluster``."""
+    from catloc.flows.nightly import nightly
+    return float(nightly(str(catalog), market, out=str(out), run_id=cluster.replace(":", "-"),
+                         cluster=cluster)["sku_phase_s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", default=str(SAMPLE), help="rows to repeat")
+    parser.add_argument("--skus", type=int, default=24)
+    parser.add_argument("--market", default="sa")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="catloc-bench-scaling-"))
+    catalog = repeat_catalog(Path(args.catalog), args.skus, work / "catalog")
+    load_before = loadavg()
+    with prefect_api():
+        one = sku_phase(catalog, args.market, work / "out", "local:1")
+        two = sku_phase(catalog, args.market, work / "out", "local:2")
+    report({"benchmark": "scaling", "skus": args.skus, "one_worker_s": round(one, 1), "two_workers_s": round(two, 1),
+            "speedup": f"{one / two:.2f}x (target >= 1.7x on 2 cores)",
+            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": str(work / "out")}, args.json)
+
+
+if __name__ == "__main__":
+    main()
