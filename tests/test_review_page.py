@@ -160,7 +160,7 @@ def test_a_failed_sku_is_listed_with_its_reason_and_cannot_be_picked(run):
             ["SKU-004"]
         # sections use content-visibility: auto, so the reason is rendered on the frame after the filter
         page.wait_for_function("document.querySelector('section.sku:not(.hidden) .error')"
-                               ".innerText.includes('broken image')", timeout=5000)
+                               ".innerText.includes('broken image')")
         page.keyboard.press("r")
         assert "No candidates" in page.inner_text("#toast")
         page.keyboard.press("f")                          # QC flags: SKUs with a failed or warned candidate
