@@ -1,9 +1,10 @@
 """Modesty QC of generative candidates: bare arms, legs or hair where the market's rules say covered.
 
 A generative candidate is parsed by the ``parse`` engine (:class:`~catloc.engines.base.Parsing`);
-each rule that applies (:func:`modesty_rules`) fails the candidate when its parts cover more than
-``max_share`` of the person's pixels (hands and a glimpse at a cuff are allowed; a bare forearm is
-not). Pure functions of the parsing.
+each rule that applies (:func:`modesty_rules`) fails the candidate when its part covers more of the
+person's pixels than allowed (``qc.max_bare_share`` for arms and legs: hands, which parsers count as
+arm, and a glimpse at a cuff pass, a bare forearm does not; ``qc.max_hair_share`` for hair under a
+hijab: a parser's stray pixels pass, a fringe does not). Pure functions of the parsing.
 """
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ def bare_share(parsing: Parsing, group: str) -> float:
     return float(parsing.mask(group).sum()) / person if person else 0.0
 
 
-def modesty_findings(parsing: Parsing, rules: list[tuple[str, str]], max_share: float) -> list[str]:
-    """One reason per rule whose part shows on more than ``max_share`` of the person."""
+def modesty_findings(parsing: Parsing, rules: list[tuple[str, str]], max_share: float,
+                     max_hair_share: float) -> list[str]:
+    """One reason per rule whose part shows on more of the person than allowed: ``max_hair_share``
+    for hair, ``max_share`` for arms and legs."""
     found = []
     for group, name in rules:
-        share = bare_share(parsing, group)
-        if share > max_share:
-            found.append(f"modesty: {name} on {share:.1%} of the person > {max_share:.1%}")
+        share, limit = bare_share(parsing, group), max_hair_share if group == "hair" else max_share
+        if share > limit:
+            found.append(f"modesty: {name} on {share:.1%} of the person > {limit:.1%}")
     return found

@@ -32,7 +32,7 @@ their reasons are listed:
   ``qc.max_seam_shift`` fails (a halo of the old surroundings); ``modesty``: where the market's
   ``modesty`` says arms, legs (or, for a persona with a hijab or a female one under ``hijab:
   required``, hair) are covered, the ``parse`` engine parses the candidate and a part showing on more
-  than ``qc.max_bare_share`` of the person fails (:mod:`catloc.tasks.modesty`); without a parse
+  than ``qc.max_bare_share`` of the person (hair: ``qc.max_hair_share``) fails (:mod:`catloc.tasks.modesty`); without a parse
   engine a warning says modesty was not checked.
 - artefacts: product cut by the frame, product touching the source photo's edge (the supplier
   cropped it; a warning), canvas below the marketplace minimum size.
@@ -67,7 +67,8 @@ from catloc.tasks.modesty import modesty_findings, modesty_rules
 
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
-            "residue_side": 512, "max_repainted": 0.02, "max_seam_shift": 12.0, "max_bare_share": 0.04}
+            "residue_side": 512, "max_repainted": 0.02, "max_seam_shift": 12.0, "max_bare_share": 0.03,
+            "max_hair_share": 0.01}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -300,7 +301,9 @@ def check_modesty(scored: ScoredCandidate, image: np.ndarray, parser: HumanParse
         return scored
     if parser is None:
         return with_reasons(scored, [], ["modesty not checked: no parse engine (engines.parse)"])
-    return with_reasons(scored, modesty_findings(parser.parse(image), rules, qc_option(qc_cfg, "max_bare_share")), [])
+    found = modesty_findings(parser.parse(image), rules, qc_option(qc_cfg, "max_bare_share"),
+                             qc_option(qc_cfg, "max_hair_share"))
+    return with_reasons(scored, found, [])
 
 
 def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: Analysis, folder: SkuFolder,
