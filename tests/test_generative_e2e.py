@@ -5,7 +5,6 @@ Every SKU gets the market's recipe mix, the product pixels each candidate kept a
 photo's, and QC measures each one in what it kept."""
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import socket
@@ -74,10 +73,7 @@ def _catalog(folder: Path) -> Path:
         Image.fromarray(image).save(folder / "images" / f"{sku}.png")
         rows.append({"sku": sku, "title": sku.title(), "category": category, "image": f"images/{sku}.png",
                      "priority": "1"})
-    with open(folder / "catalog.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame(rows).to_csv(folder / "catalog.csv", index=False)
     return folder / "catalog.csv"
 
 
