@@ -33,8 +33,7 @@ from catloc.generative import build_request, garment_keep, garment_template
 from catloc.outputs import Analysis, Candidate, Cleaned, list_of
 from catloc.runfolder import SkuFolder
 from catloc.tasks.mix import CandidateMix
-from catloc.tasks.recipes import (SkuTraits, framing_label, original_recipe, plan_mix, plan_recipes,  # noqa: F401
-                                  recipe_seed)
+from catloc.tasks.recipes import SkuTraits, framing_label, original_recipe, plan_mix, plan_recipes
 
 ORIGINAL = EngineSpec("original")   # the engine of the original recipe (no configuration)
 STUDIO = EngineSpec("studio")       # studio cut-outs when the configured generator does not make them
