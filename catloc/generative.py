@@ -172,3 +172,42 @@ def mannequin_to_model(image: np.ndarray, keep: np.ndarray, template: dict[str, 
     pose = fit_template(template, keep)
     return GenerationRequest(recipe=recipe, keep=keep, regenerate=~keep,
                              control={"openpose": pose_control(pose, keep.shape), "canny": edge_control(image, keep)})
+
+
+# the pose template of a garment by its main parsing part (pipeline.yaml pose_templates keys)
+TEMPLATE_PARTS = {"top": ("upper_clothes", "coat"), "dress": ("dress",), "pants": ("pants",), "skirt": ("skirt",)}
+
+
+def garment_template(parsing: Parsing, keep: np.ndarray, templates: dict[str, Any]) -> str | None:
+    """The ``templates`` key (``top``, ``dress``, ``pants``, ``skirt``) of the garment part covering
+    most of ``keep`` in ``parsing`` (ties: in that order); ``None`` when no
+    such template is configured or ``keep`` holds none of these parts."""
+    areas = {name: int((parsing.mask(*parts) & keep).sum()) for name, parts in TEMPLATE_PARTS.items()
+             if name in templates}
+    best = max(areas, key=lambda name: areas[name], default=None)
+    return best if best is not None and areas[best] > 0 else None
+
+
+def garment_keep(parsing: Parsing, product_mask: np.ndarray) -> np.ndarray:
+    """What the person recipes keep: the parsing's garments and accessories inside the product mask."""
+    return parsing.product_mask() & np.asarray(product_mask, bool)
+
+
+def build_request(image: np.ndarray, product_mask: np.ndarray, recipe: Recipe, parsing: Parsing | None = None,
+                  templates: dict[str, Any] | None = None, keypoints: np.ndarray | None = None) -> GenerationRequest:
+    """The request of a generative ``recipe`` (its ``kind``): :func:`scene_swap` of the product
+    mask; :func:`model_swap` (pose ``keypoints`` from a pose engine, else from the parsing) or
+    :func:`mannequin_to_model` (the garment's template of ``templates``) of :func:`garment_keep`.
+    ValueError when a person recipe has no ``parsing`` or no template fits."""
+    if recipe.kind == "scene_swap":
+        return scene_swap(image, product_mask, recipe)
+    if parsing is None:
+        raise ValueError(f"candidate {recipe.candidate_id}: {recipe.kind} needs a human parsing (engines.parse)")
+    keep = garment_keep(parsing, product_mask)
+    if recipe.kind == "model_swap":
+        return model_swap(parsing, keep, recipe, keypoints)
+    name = garment_template(parsing, keep, templates or {})
+    if name is None:
+        raise ValueError(f"candidate {recipe.candidate_id}: no pose template fits the garment "
+                         f"(pose_templates: {', '.join(templates or {}) or 'none'})")
+    return mannequin_to_model(image, keep, templates[name], recipe)

@@ -79,6 +79,9 @@ class Candidate(StageOutput):
     height: int = 0
     attempt: int = 0                                    # 0: the first candidates; n: the n-th regeneration
     meta: dict[str, Any] = field(default_factory=dict)  # the engine's account: seed, prompts, weights, versions...
+    kept_mask: str = ""                                 # generative kinds: kept/<id>.png, the cleaned photo's pixels
+                                                        # the candidate keeps (source coordinates; QC's fidelity region)
+    persona: str = ""                                   # generative kinds drawing a person: the persona's id
 
 
 @dataclass

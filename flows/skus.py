@@ -75,12 +75,13 @@ def _localize(work: SkuWork, run: RunSettings) -> None:
     work.candidates = localize(work.cleaned, work.analysis, work.item.sku, run.folder.sku(work.item.sku), run.market,
                                run.n_candidates, run.config.engines, force=run.forces("localize"),
                                mix=run.mix.for_sku(work.item.sku, work.item.category),
-                               min_mask_confidence=float(run.config.qc.get("min_mask_confidence", 0.8)))
+                               min_mask_confidence=float(run.config.qc.get("min_mask_confidence", 0.8)),
+                               category=work.item.category, pose_templates=run.config.pose_templates)
 
 
 def _qc(work: SkuWork, run: RunSettings) -> None:
     scored = qc(work.candidates, work.cleaned, work.analysis, run.folder.sku(work.item.sku), run.config.engines,
-                run.config.qc, run.clean.policy, force=run.forces("qc"))
+                run.config.qc, run.clean.policy, force=run.forces("qc"), market=run.market)
     work.record.finish(work.source, work.cleaned, scored, work.analysis)
 
 

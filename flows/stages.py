@@ -23,7 +23,8 @@ from catloc.tasks.localize import make_candidates
 from catloc.tasks.qc import score_candidates
 
 STAGE_ENGINES: dict[str, tuple[str, ...]] = {
-    "ingest": (), "clean": tuple(CLEAN_ENGINES), "analyse": ("segment",), "localize": ("generate",), "qc": ("ocr",),
+    "ingest": (), "clean": tuple(CLEAN_ENGINES), "analyse": ("segment",), "localize": ("generate", "parse", "pose"),
+    "qc": ("ocr", "parse"),
 }
 
 

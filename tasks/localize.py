@@ -1,79 +1,54 @@
 """Stage 4, localize: 6-8 candidates per SKU from recipes drawn from the market profile.
 
-A recipe fixes the scene (backdrop), framing (fill, placement, aspect) and a seed derived
-from market + SKU + candidate number, so the same catalog gives the same candidates every
-night: merchants get repeatable results, not a lottery.
+A recipe fixes the kind, scene, framing (or persona and prompt) and a seed derived from market +
+SKU + candidate number, so the same catalog gives the same candidates every night: merchants get
+repeatable results, not a lottery. Which recipes: :mod:`catloc.tasks.recipes` (with the ``studio``
+engine: the original and studio cut-outs; with a generate engine that makes generative kinds, e.g.
+``diffusers``: the market's ``candidate_mix`` by the SKU's category, or by what the ``parse`` engine
+sees when the catalog gives none).
 
-On a SKU's first attempt, candidate ``c01`` is the ``original`` recipe: the cleaned photo in its own framing, padded
-to the market's aspect (``catloc.engines.generate_original``). The others cut the product out along
-its mask (``studio`` today); they are made only when the analysis trusts the mask
-(``Analysis.mask_confidence`` at least ``qc.min_mask_confidence``), else they are skipped and the SKU
-keeps its ``original`` (the reason is in the analysis, the status sheet and the original's QC
-reasons).
+On a SKU's first attempt, candidate ``c01`` is the ``original`` recipe: the cleaned photo in its own
+framing, padded to the market's aspect (``catloc.engines.generate_original``). Every other kind keeps
+the product by its mask (a studio cut-out, a scene swap around it, a model swap keeping the garment
+inside it); they are made only when the analysis trusts the mask (``Analysis.mask_confidence`` at
+least ``qc.min_mask_confidence``), else they are skipped and the SKU keeps its ``original`` (the
+reason is in the analysis, the status sheet and the original's QC reasons).
+
+A SKU's generative candidates go to the generator's ``generate_batch`` in one call (it batches them
+on the GPU); each one's kept mask (source coordinates) is stored as ``kept/<id>.png`` for QC.
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 
 from catloc import storage
 from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
-from catloc.engines import load_engine
-from catloc.engines.base import Generated, Generator, Recipe
+from catloc.engines import engine_class, load_engine, load_optional
+from catloc.engines.base import GENERATIVE_KINDS, Generated, GenerationRequest, Generator, Parsing, Recipe
+from catloc.generative import build_request, garment_keep, garment_template
 from catloc.outputs import Analysis, Candidate, Cleaned, list_of
 from catloc.runfolder import SkuFolder
 from catloc.tasks.mix import CandidateMix
-
-
-def recipe_seed(market: str, sku: str, index: int) -> int:
-    return int(hashlib.sha256(f"{market}\x00{sku}\x00{index}".encode()).hexdigest()[:8], 16)
-
-
-def framing_label(placement: str, fill: float) -> str:
-    return f"{placement} fill={fill:.2f}"
-
+from catloc.tasks.recipes import SkuTraits, framing_label, original_recipe, plan_mix, plan_recipes
 
 ORIGINAL = EngineSpec("original")   # the engine of the original recipe (no configuration)
+STUDIO = EngineSpec("studio")       # studio cut-outs when the configured generator does not make them
 
 
-def original_recipe(market: MarketProfile, sku: str, index: int = 0) -> Recipe:
-    """The cleaned photo in its own framing, padded to the market's aspect (``c01`` on a first attempt)."""
-    aspect = tuple(int(a) for a in (market.framing.get("aspect") or [1, 1]))
-    return Recipe(candidate_id=f"c{index + 1:02d}", scene={"id": "original"}, fill=1.0, placement="original",
-                  aspect=aspect, margin_min=0.0, seed=recipe_seed(market.code, sku, index), kind="original")
-
-
-def plan_recipes(market: MarketProfile, sku: str, n: int, mix: CandidateMix | None = None) -> list[Recipe]:
-    """``n`` recipes. On a SKU's first attempt ``c01`` is the original (:func:`original_recipe`);
-    a regeneration makes only cut-outs (the original never changes and was rejected). Cut-outs:
-    scenes in the market's order, framings (fill x placement) rotating; or as ``mix`` chooses
-    them (pick rates, a new attempt: :mod:`catloc.tasks.mix`)."""
-    mix = mix or CandidateMix()
-    framing = market.framing
-    fills = [float(f) for f in (framing.get("fill") or [0.8])]
-    placements = list(framing.get("placement") or ["center"])
-    combos = [(f, p) for p in placements for f in fills]
-    aspect = tuple(int(a) for a in (framing.get("aspect") or [1, 1]))
-    recipes = [original_recipe(market, sku, mix.first_index)] if mix.attempt == 0 else []
-    slots = mix.slots([s["id"] for s in market.scenes], [framing_label(p, f) for f, p in combos],
-                      n - len(recipes), salt=f"{market.code}\x00{sku}")
-    for i, (scene_at, combo_at) in enumerate(slots, start=mix.first_index + len(recipes)):
-        scene = market.scenes[scene_at]
-        fill, placement = combos[combo_at]
-        persona = market.personas[i % len(market.personas)] if market.personas else None
-        recipes.append(Recipe(candidate_id=f"c{i + 1:02d}", scene=scene, fill=fill, placement=placement,
-                              aspect=aspect, margin_min=float(framing.get("margin_min", 0.03)),
-                              seed=recipe_seed(market.code, sku, i), persona=persona))
-    return recipes
+def makes_generative(spec: EngineSpec) -> bool:
+    """Whether the generate engine ``spec`` names makes generative kinds (its class's ``kinds``)."""
+    return any(k in GENERATIVE_KINDS for k in getattr(engine_class("generate", spec.name), "kinds", ()))
 
 
 def gate_cutouts(recipes: list[Recipe], analysis: Analysis, min_confidence: float) -> tuple[list[Recipe], str]:
     """The recipes to make, and why the cut-outs were skipped ("" when they were not): below
     ``min_confidence`` (or with no product mask at all) only the recipes that do not cut the product
-    out are kept."""
+    out are kept. Generative kinds count as cut-outs: they keep the product (or the garment inside
+    it) by its mask."""
     if analysis.mask_confidence >= min_confidence and analysis.product_share > 0:
         return recipes, ""
     why = "; ".join(analysis.mask_reasons) or "no reason given"
@@ -81,47 +56,131 @@ def gate_cutouts(recipes: list[Recipe], analysis: Analysis, min_confidence: floa
     return [r for r in recipes if not r.cuts_out], reason
 
 
-def generate_all(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe],
-                 generator: Generator) -> list[tuple[Recipe, Generated]]:
-    """Each recipe's image: the original recipe by the ``original`` engine, the rest by ``generator``."""
-    original = load_engine("generate", ORIGINAL)
-    return [(recipe, (generator if recipe.cuts_out else original).generate(image, mask, recipe))
-            for recipe in recipes]
+def engine_for(recipe: Recipe, generator: Generator) -> Generator:
+    """The engine making ``recipe``: ``original`` for the original, ``generator`` for its own
+    ``kinds``, the studio engine for studio cut-outs a generative engine does not make."""
+    if recipe.kind == "original":
+        return load_engine("generate", ORIGINAL)
+    if recipe.kind in getattr(generator, "kinds", ("studio",)):
+        return generator
+    if recipe.kind != "studio":
+        raise ValueError(f"candidate {recipe.candidate_id}: the {generator.name} generate engine does not make "
+                         f"{recipe.kind} candidates")
+    return load_engine("generate", STUDIO)
+
+
+def generate_all(image: np.ndarray, mask: np.ndarray, recipes: list[Recipe], generator: Generator,
+                 requests: dict[str, GenerationRequest] | None = None) -> list[tuple[Recipe, Generated]]:
+    """Each recipe's image (:func:`engine_for`); the generative ones in one ``generate_batch`` call,
+    from ``requests`` (candidate id -> request; a scene swap of ``mask`` for a recipe without one)."""
+    requests = requests or {}
+    batch = [r for r in recipes if r.kind in GENERATIVE_KINDS]
+    made: dict[str, Generated] = {}
+    if batch:
+        images = engine_for(batch[0], generator).generate_batch(
+            image, [requests.get(r.candidate_id) or build_request(image, mask, r) for r in batch])
+        made = {r.candidate_id: g for r, g in zip(batch, images)}
+    return [(r, made.get(r.candidate_id) or engine_for(r, generator).generate(image, mask, r)) for r in recipes]
 
 
 def store_candidate(folder: SkuFolder, recipe: Recipe, generated: Generated, engine: str,
-                    attempt: int = 0) -> Candidate:
-    """Save one generated image as ``candidates/<id>.png``; its record for ``candidates.json``."""
+                    attempt: int = 0, kept: np.ndarray | None = None) -> Candidate:
+    """Save one generated image as ``candidates/<id>.png`` (and the source pixels it keeps, when
+    given, as ``kept/<id>.png``); its record for ``candidates.json``."""
     uri = storage.save_image(folder.file("candidates", f"{recipe.candidate_id}.png"), generated.image)
-    framing = framing_label(recipe.placement, recipe.fill) if recipe.cuts_out else \
-        f"padded to {recipe.aspect[0]}:{recipe.aspect[1]}"
+    kept_uri = "" if kept is None else storage.save_image(folder.file("kept", f"{recipe.candidate_id}.png"),
+                                                          kept.astype(np.uint8) * 255)
+    if recipe.kind in GENERATIVE_KINDS:
+        framing = "as photographed"
+    elif recipe.cuts_out:
+        framing = framing_label(recipe.placement, recipe.fill)
+    else:
+        framing = f"padded to {recipe.aspect[0]}:{recipe.aspect[1]}"
     return Candidate(candidate_id=recipe.candidate_id, image=uri, recipe=recipe.label, kind=recipe.kind,
-                     scene=recipe.scene["id"], framing=framing, seed=recipe.seed,
-                     engine=engine if recipe.cuts_out else ORIGINAL.name,
+                     scene=recipe.scene["id"], framing=framing, seed=recipe.seed, engine=engine,
                      offset=list(generated.offset), scale=generated.scale,
                      width=int(generated.image.shape[1]), height=int(generated.image.shape[0]), attempt=attempt,
-                     meta=generated.meta)
+                     meta=generated.meta, kept_mask=kept_uri,
+                     persona=str((recipe.persona or {}).get("id", "")) if recipe.kind in GENERATIVE_KINDS else "")
+
+
+@dataclass
+class Photo:
+    """The SKU's cleaned photo and what the generative recipes need of it: its product mask, and
+    its human parsing when a parse engine is configured."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    parsing: Parsing | None = None
+
+    @classmethod
+    def read(cls, cleaned: Cleaned, analysis: Analysis, engines: dict[str, EngineSpec]) -> "Photo":
+        """The photo, its mask and (when ``engines`` has a ``parse`` engine) its parsing."""
+        image = storage.load_rgb(cleaned.image)
+        parser = load_optional("parse", engines)
+        return cls(image, storage.load_mask(analysis.product_mask), parser.parse(image) if parser else None)
+
+    def traits(self, category: str, templates: dict[str, Any]) -> SkuTraits:
+        """The facts :func:`catloc.tasks.recipes.applicable_kinds` decides by."""
+        if self.parsing is None:
+            return SkuTraits(category)
+        keep = garment_keep(self.parsing, self.mask)
+        return SkuTraits(category, person=self.parsing.has_person, garment=bool(keep.any()),
+                         pose_template=garment_template(self.parsing, keep, templates) is not None)
+
+    def requests(self, recipes: list[Recipe], engines: dict[str, EngineSpec],
+                 templates: dict[str, Any]) -> dict[str, GenerationRequest]:
+        """The generative recipes' requests (:func:`catloc.generative.build_request`); model swaps
+        posed by the ``pose`` engine when one is configured and finds the person."""
+        keypoints = None
+        if any(r.kind == "model_swap" for r in recipes):
+            estimator = load_optional("pose", engines)
+            keypoints = estimator.keypoints(self.image) if estimator else None
+        return {r.candidate_id: build_request(self.image, self.mask, r, self.parsing, templates, keypoints)
+                for r in recipes if r.kind in GENERATIVE_KINDS}
+
+
+def plan_for_sku(photo: Callable[[], Photo], market: MarketProfile, sku: str, n: int, mix: CandidateMix,
+                 generative: bool, category: str, templates: dict[str, Any]) -> list[Recipe]:
+    """The SKU's recipes: :func:`~catloc.tasks.recipes.plan_mix` by the market's mix (or all scene
+    swaps when it has none) for a generative engine, else :func:`~catloc.tasks.recipes.plan_recipes`."""
+    if not generative:
+        return plan_recipes(market, sku, n, mix)
+    if not market.candidate_mix:
+        market = replace(market, candidate_mix={"scene_swap": 1})
+    return plan_mix(market, sku, n, photo().traits(category, templates), mix)
 
 
 def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuFolder, market: MarketProfile,
                     n: int, engines: dict[str, EngineSpec], force: bool = False,
-                    mix: CandidateMix | None = None, min_mask_confidence: float = 0.0) -> list[Candidate]:
-    """Generate and store the SKU's candidates (``n`` recipes chosen by ``mix``, less the cut-outs
-    when the mask's confidence is below ``min_mask_confidence``) and ``candidates.json``. A
-    regeneration whose cut-outs are all gated makes the original again, so the SKU has a candidate."""
-    mix = mix or CandidateMix()
-    recipes, _ = gate_cutouts(plan_recipes(market, sku, n, mix), analysis, min_mask_confidence)
+                    mix: CandidateMix | None = None, min_mask_confidence: float = 0.0, category: str = "",
+                    pose_templates: dict[str, Any] | None = None) -> list[Candidate]:
+    """Generate and store the SKU's candidates (``n`` recipes planned by :func:`plan_for_sku`, less
+    the cut-outs when the mask's confidence is below ``min_mask_confidence``) and ``candidates.json``.
+    A regeneration whose cut-outs are all gated makes the original again, so the SKU has a candidate."""
+    mix, templates = mix or CandidateMix(), pose_templates or {}
+    generative = makes_generative(engines["generate"])
+    photo: list[Photo] = []
+
+    def read() -> Photo:
+        photo[:] = photo or [Photo.read(cleaned, analysis, engines if generative else {})]
+        return photo[0]
+
+    recipes = plan_for_sku(read, market, sku, n, mix, generative, category, templates)
+    recipes, _ = gate_cutouts(recipes, analysis, min_mask_confidence)
     recipes = recipes or [original_recipe(market, sku, mix.first_index)]
 
     def run() -> list[Candidate]:
         generator = load_engine("generate", engines["generate"])
-        pairs = generate_all(storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask),
-                             recipes, generator)
-        candidates = [store_candidate(folder, recipe, generated, generator.name, mix.attempt)
+        requests = read().requests(recipes, engines, templates) if generative else {}
+        pairs = generate_all(read().image, read().mask, recipes, generator, requests)
+        candidates = [store_candidate(folder, recipe, generated, engine_for(recipe, generator).name, mix.attempt,
+                                      requests[recipe.candidate_id].keep if recipe.candidate_id in requests else None)
                       for recipe, generated in pairs]
         storage.write_json(folder.file("candidates.json"), [c.to_dict() for c in candidates])
         return candidates
 
+    extra = {"parse": engines.get("parse"), "pose": engines.get("pose"), "templates": templates} if generative else {}
     key = stage_key("localize", [cleaned.image, analysis.product_mask],
-                    {"recipes": recipes, "generate": engines["generate"]})
+                    {"recipes": recipes, "generate": engines["generate"], **extra})
     return reuse_or_run(folder.manifest("localize"), key, run, list_of(Candidate), force)

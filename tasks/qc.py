@@ -25,6 +25,15 @@ their reasons are listed:
 - ``product repainted``: the clean stage inpainted more than ``qc.max_repainted`` of the product
   (the same zone, in the source): every candidate carries those repainted pixels — a print or a
   brand name erased, stripes smeared — so every candidate fails.
+- generative candidates (``scene_swap``, ``model_swap``, ``mannequin_to_model``) are measured in the
+  pixels they kept (``Candidate.kept_mask``: the product for a scene swap, the garment for a model
+  swap) rather than the product mask; ``seam colour shift``: the engine's ``seam_colour_shift``
+  (Delta E*ab in the band just outside the kept pixels, between the model's image and the photo) above
+  ``qc.max_seam_shift`` fails (a halo of the old surroundings); ``modesty``: where the market's
+  ``modesty`` says arms, legs (or, for a persona with a hijab or a female one under ``hijab:
+  required``, hair) are covered, the ``parse`` engine parses the candidate and a part showing on more
+  than ``qc.max_bare_share`` of the person (hair: ``qc.max_hair_share``) fails (:mod:`catloc.tasks.modesty`); without a parse
+  engine a warning says modesty was not checked.
 - artefacts: product cut by the frame, product touching the source photo's edge (the supplier
   cropped it; a warning), canvas below the marketplace minimum size.
 - ``duplicate of cXX``: a candidate nearly identical to a better-ranked one of the same SKU (mean
@@ -47,17 +56,19 @@ import numpy as np
 from catloc import storage
 from catloc.backdrop import foreground
 from catloc.cache import reuse_or_run, stage_key
-from catloc.config import EngineSpec
-from catloc.engines import load_engine
-from catloc.engines.base import TextDetector, TextRegion
+from catloc.config import EngineSpec, MarketProfile
+from catloc.engines import load_engine, load_optional
+from catloc.engines.base import GENERATIVE_KINDS, HumanParser, TextDetector, TextRegion
 from catloc.imaging import (dilate, erode, finder_patterns, place, polygon_mask, resize_longest, resize_mask,
                             share_inside)
 from catloc.outputs import Analysis, Candidate, Cleaned, ScoredCandidate, list_of
 from catloc.runfolder import SkuFolder
+from catloc.tasks.modesty import modesty_findings, modesty_rules
 
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
-            "residue_side": 512, "max_repainted": 0.02}
+            "residue_side": 512, "max_repainted": 0.02, "max_seam_shift": 12.0, "max_bare_share": 0.03,
+            "max_hair_share": 0.01}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -224,6 +235,10 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
         reasons.append(f"residue outside the product: {', '.join(residue[:3])}")
     if inside < 0.999:
         reasons.append(f"product cut by the frame: {inside:.1%} inside")
+    seam = candidate.meta.get("seam_colour_shift")
+    if isinstance(seam, (int, float)) and seam > qc_option(qc_cfg, "max_seam_shift"):
+        reasons.append(f"seam colour shift {seam:.1f} > {qc_option(qc_cfg, 'max_seam_shift')} (Delta E: a halo "
+                       "round the product)")
     min_side = qc_option(qc_cfg, "min_output_side")
     if min(image.shape[:2]) < min_side:
         reasons.append(f"low resolution: {image.shape[1]}x{image.shape[0]} < {min_side} px")
@@ -267,23 +282,54 @@ def flag_duplicates(scored: list[ScoredCandidate], thumbs: list[np.ndarray], max
     return out
 
 
+def with_reasons(scored: ScoredCandidate, fails: list[str], warnings: list[str]) -> ScoredCandidate:
+    """``scored`` with more reasons: ``fails`` fail it, ``warnings`` are only listed."""
+    reasons = "; ".join(x for x in (*fails, scored.qc_reasons, *warnings) if x)
+    return replace(scored, qc_pass=scored.qc_pass and not fails, qc_reasons=reasons)
+
+
+def check_modesty(scored: ScoredCandidate, image: np.ndarray, parser: HumanParser | None,
+                  market: MarketProfile | None, qc_cfg: dict[str, Any]) -> ScoredCandidate:
+    """The modesty check (:mod:`catloc.tasks.modesty`) of a generative candidate whose market says
+    parts are covered: a failing reason per bare part; without a parse engine, a warning that it
+    was not checked."""
+    if scored.kind not in GENERATIVE_KINDS or market is None:
+        return scored
+    persona = next((p for p in market.personas if p.get("id") == scored.persona), None) if scored.persona else None
+    rules = modesty_rules(market.modesty, persona)
+    if not rules:
+        return scored
+    if parser is None:
+        return with_reasons(scored, [], ["modesty not checked: no parse engine (engines.parse)"])
+    found = modesty_findings(parser.parse(image), rules, qc_option(qc_cfg, "max_bare_share"),
+                             qc_option(qc_cfg, "max_hair_share"))
+    return with_reasons(scored, found, [])
+
+
 def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: Analysis, folder: SkuFolder,
                      engines: dict[str, EngineSpec], qc_cfg: dict[str, Any], policy: str,
-                     force: bool = False) -> list[ScoredCandidate]:
-    """Score, de-duplicate and rank the stored candidates of one SKU."""
+                     force: bool = False, market: MarketProfile | None = None) -> list[ScoredCandidate]:
+    """Score, de-duplicate and rank the stored candidates of one SKU. A candidate with a kept mask
+    (generative kinds) is measured in it rather than in the product mask; with ``market``, generative
+    candidates get the modesty check."""
     def run() -> list[ScoredCandidate]:
-        ocr = load_engine("ocr", engines["ocr"])
+        ocr, parser = load_engine("ocr", engines["ocr"]), load_optional("parse", engines)
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
         zone = product_zone(source, mask, analysis, qc_cfg)
         repainted = repainted_share(storage.load_mask(cleaned.removed_mask), zone)
         images = [storage.load_rgb(c.image) for c in candidates]
-        scored = rank_candidates([score_candidate(image, c, source, mask, analysis, ocr, qc_cfg, policy, texts, zone,
-                                                  repainted) for image, c in zip(images, candidates)])
+        kept = [storage.load_mask(c.kept_mask) if c.kept_mask else mask for c in candidates]
+        scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repainted)
+                  for image, c, region in zip(images, candidates, kept)]
+        scored = rank_candidates([check_modesty(s, image, parser, market, qc_cfg) for s, image in zip(scored, images)])
         scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
         return rank_candidates(scored)
 
-    inputs = [cleaned.image, cleaned.removed_mask, analysis.product_mask] + [c.image for c in candidates]
+    inputs = [cleaned.image, cleaned.removed_mask, analysis.product_mask] + [c.image for c in candidates] + \
+        [c.kept_mask for c in candidates if c.kept_mask]
+    modesty = {"parse": engines.get("parse"), "modesty": market.modesty, "personas": market.personas} \
+        if market is not None and any(c.kind in GENERATIVE_KINDS for c in candidates) else {}
     key = stage_key("qc", inputs, {"candidates": candidates, "analysis": analysis, "ocr": engines["ocr"],
-                                   "qc": qc_cfg, "policy": policy})
+                                   "qc": qc_cfg, "policy": policy, **modesty})
     return reuse_or_run(folder.manifest("qc"), key, run, list_of(ScoredCandidate), force)

@@ -48,3 +48,36 @@ def person_photo(height: int = 160, width: int = 96) -> tuple[np.ndarray, Parsin
     shade = np.linspace(0.94, 1.04, height, dtype=np.float32)[:, None, None]   # not flat colours
     image = np.clip(image.astype(np.float32) * shade, 0, 255).astype(np.uint8)
     return image, Parsing(labels=labels)
+
+
+MANNEQUIN = (196, 198, 202)   # a grey dress form
+
+
+def mannequin_photo(height: int = 160, width: int = 96) -> tuple[np.ndarray, Parsing]:
+    """The same outfit on a grey mannequin without hair (RGB uint8 image, its Parsing: the
+    mannequin is background to a human parser, the garments are garments)."""
+    image, parsing = person_photo(height, width)
+    image[parsing.mask("skin")] = MANNEQUIN
+    image[parsing.mask("hair")] = COLOURS["background"]
+    labels = parsing.labels.copy()
+    labels[parsing.mask("skin", "hair")] = PARTS.index("background")
+    return image, Parsing(labels)
+
+
+class PaletteParser:
+    """A parse engine for these drawn photos (registered by tests as ``parse: palette``): each pixel
+    labelled by the nearest colour of :data:`COLOURS` (RGB distance), the mannequin's grey and
+    anything farther than ``max_distance`` from all of them as background."""
+
+    name = "palette"
+
+    def __init__(self, max_distance: float = 40.0):
+        self.max_distance = float(max_distance)
+
+    def parse(self, image: np.ndarray) -> Parsing:
+        names = list(COLOURS)
+        palette = np.array([COLOURS[n] for n in names] + [MANNEQUIN], np.float32)
+        distance = np.linalg.norm(image[..., None, :].astype(np.float32) - palette[None, None], axis=-1)
+        labels = np.array([PARTS.index(n) for n in names] + [0], np.uint8)[distance.argmin(axis=-1)]
+        labels[distance.min(axis=-1) > self.max_distance] = 0
+        return Parsing(labels)

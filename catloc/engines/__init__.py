@@ -47,20 +47,25 @@ _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
 
 
-def load_engine(kind: str, spec: EngineSpec) -> Any:
-    """The engine of ``kind`` named by ``spec``, built on first use in this process."""
+def engine_class(kind: str, name: str) -> type:
+    """The class of the engine of ``kind`` called ``name`` (imported, not built: its class
+    attributes, e.g. a generator's ``kinds``, without loading any weights)."""
     names = REGISTRY.get(kind)
     if names is None:
         raise EngineLoadError(f"unknown engine kind {kind!r} (known: {', '.join(REGISTRY)})")
-    target = names.get(spec.name)
+    target = names.get(name)
     if target is None:
-        raise EngineLoadError(
-            f"unknown {kind} engine {spec.name!r} (available: {', '.join(sorted(names))})")
+        raise EngineLoadError(f"unknown {kind} engine {name!r} (available: {', '.join(sorted(names))})")
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def load_engine(kind: str, spec: EngineSpec) -> Any:
+    """The engine of ``kind`` named by ``spec``, built on first use in this process."""
+    cls = engine_class(kind, spec.name)
     key = (kind, spec.name, json.dumps(spec.options, sort_keys=True, default=str))
     with _lock:
         if key not in _cache:
-            module_name, class_name = target.split(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
             try:
                 _cache[key] = cls(**spec.options)
             except EngineLoadError:

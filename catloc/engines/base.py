@@ -260,6 +260,7 @@ class Generated:
 
 class Generator(Protocol):
     name: str
+    kinds: tuple[str, ...]      # the recipe kinds it makes (of RECIPE_KINDS): generative ones by generate_batch
 
     def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """One localized candidate of the product in ``image`` (masked by ``mask``)."""

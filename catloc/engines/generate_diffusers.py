@@ -36,13 +36,13 @@ from __future__ import annotations
 import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
 import numpy as np
 
-from catloc.engines.base import EngineLoadError, Generated, GenerationRequest, Recipe
+from catloc.engines.base import GENERATIVE_KINDS, EngineLoadError, Generated, GenerationRequest, Recipe
 from catloc.engines.diffusers_files import check_model_dir, check_pipeline_dir, weight_digest
 from catloc.imaging import dilate, feathered_composite, seam_colour_shift
 
@@ -255,6 +255,7 @@ class DiffusersGenerator:
     """The ``diffusers`` generate engine (see the module docstring for its options)."""
 
     name = "diffusers"
+    kinds = GENERATIVE_KINDS   # the recipe kinds it makes (generate_batch)
 
     def __init__(self, model_dir: str | None = None, controlnet_dirs: dict[str, str] | None = None,
                  ip_adapter_dir: str | None = None, ip_adapter_weight: str | None = None,
@@ -369,12 +370,9 @@ class DiffusersGenerator:
 
     def generate(self, image: np.ndarray, mask: np.ndarray, recipe: Recipe) -> Generated:
         """One candidate: the product ``mask`` kept, the rest redrawn (a scene swap), prompted by
-        ``recipe.prompt`` or, when it is empty, ``default_prompt``."""
+        ``recipe.prompt`` or, when it is empty, ``default_prompt`` (as :meth:`generate_batch`)."""
         from catloc.generative import scene_swap
 
-        if not recipe.prompt:
-            from dataclasses import replace
-            recipe = replace(recipe, prompt=self.default_prompt)
         return self.generate_batch(image, [scene_swap(image, mask, recipe)])[0]
 
     def generate_batch(self, image: np.ndarray, requests: list[GenerationRequest]) -> list[Generated]:
@@ -385,7 +383,7 @@ class DiffusersGenerator:
         image : (H, W, 3) uint8 ndarray
             The cleaned photo.
         requests : list of GenerationRequest
-            Masks and control images at the photo's size; recipes with ``prompt``, ``seed``.
+            Masks and control images at the photo's size; recipes with ``prompt`` (empty: ``default_prompt``), ``seed``.
 
         Returns
         -------
@@ -395,6 +393,8 @@ class DiffusersGenerator:
             ``meta`` holds the seed, prompts, model settings, weight digests and library versions.
         """
         _check_requests(image, requests)
+        requests = [r if r.recipe.prompt else replace(r, recipe=replace(r.recipe, prompt=self.default_prompt))
+                    for r in requests]
         frame = ModelFrame.fit(image.shape[:2], self.size, self.fit == "source")
         reference = _reference(image, requests) if self._models.ip_adapter else None
         groups: dict[tuple[str, ...], list[int]] = {}

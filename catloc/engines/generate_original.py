@@ -33,6 +33,7 @@ class OriginalGenerator:
     ``border`` (share of the shorter side) of the strip it is modelled from."""
 
     name = "original"
+    kinds = ("original",)
 
     def __init__(self, work_side: int = 384, border: float = 0.03):
         if work_side < 32 or not 0 < border < 0.5:

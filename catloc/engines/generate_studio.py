@@ -86,6 +86,7 @@ def _shadow_alpha(mask: np.ndarray, kind: str, width: int) -> np.ndarray:
 
 class StudioGenerator:
     name = "studio"
+    kinds = ("studio",)
 
     def __init__(self, feather_px: int = 1):
         if feather_px < 0:
