@@ -90,7 +90,7 @@ LEVELS: dict[str, tuple[float, float]] = {
     "side_contact": (0.22, 0.40),        # the longest run along the left or right edge / that edge
     "span_contact": (0.70, 0.95),        # the longest run along the top or bottom edge / that edge
     "strips": (0.003, 0.02),             # thin strips of the mask that reach the photo edge / its area
-    "rim": (0.22, 0.30),                 # share of the outline band whose colour is the outside's, not the inside's
+    "rim": (0.40, 0.60),                 # share of the outline band whose colour is the outside's, not the inside's
 }
 LOW_CONTRAST = 10.0      # Lab distance between the colours either side of the outline
 FLAT_NOISE = 1.5         # backdrop noise (Lab) below which the backdrop is flat: faint foreground counts

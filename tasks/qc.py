@@ -22,9 +22,11 @@ their reasons are listed:
   only where the product is known), on a plain backdrop, strong isolated blobs (a plate, a sticker,
   an inpainting smudge) that stand out from the smoothed backdrop; a backdrop too busy to tell is not
   checked (and says so).
-- ``product repainted``: the clean stage inpainted more than ``qc.max_repainted`` of the product
-  (the same zone, in the source): every candidate carries those repainted pixels — a print or a
-  brand name erased, stripes smeared — so every candidate fails.
+- ``product repainted``: the clean stage inpainted part of the product (the same zone, in the
+  source), so every candidate carries those repainted pixels. Above ``qc.warn_repainted`` (2%) it
+  is a warning for the reviewer to look at (overlays crossing a garment are removed this way); above
+  ``qc.max_repainted`` (15%) too much of the product is the inpainter's — a print or a brand name
+  erased, stripes smeared — and every candidate fails.
 - generative candidates (``scene_swap``, ``model_swap``, ``mannequin_to_model``) are measured in the
   pixels they kept (``Candidate.kept_mask``: the product for a scene swap, the garment for a model
   swap) rather than the product mask; ``seam colour shift``: the engine's ``seam_colour_shift``
@@ -67,7 +69,7 @@ from catloc.tasks.modesty import modesty_findings, modesty_rules
 
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
-            "residue_side": 512, "max_repainted": 0.02, "max_seam_shift": 12.0, "max_bare_share": 0.03,
+            "residue_side": 512, "warn_repainted": 0.02, "max_repainted": 0.15, "max_seam_shift": 12.0, "max_bare_share": 0.03,
             "max_hair_share": 0.01}
 
 
@@ -224,9 +226,9 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
-    if repainted > qc_option(qc_cfg, "max_repainted"):
-        reasons.append(f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern "
-                       "erased?)")
+    if repainted > qc_option(qc_cfg, "warn_repainted"):
+        repaint = f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern erased?)"
+        (reasons if repainted > qc_option(qc_cfg, "max_repainted") else warnings).append(repaint)
     if lost:
         reasons.append(f"product text lost: {', '.join(lost[:3])}")
     if len(residual) > qc_option(qc_cfg, "max_residual_text"):

@@ -167,7 +167,7 @@ def test_a_product_cut_by_the_photos_frame_is_set_flush_with_the_canvas_not_floa
         assert w / h == pytest.approx(recipe.aspect[0] / recipe.aspect[1], abs=0.01)
 
 
-def test_a_product_repainted_by_the_clean_stage_fails_every_candidate(engines, qc_cfg):
+def test_a_product_repainted_by_the_clean_stage_warns_then_fails_every_candidate(engines, qc_cfg):
     image, truth, _ = supplier_photo(384, overlay=False, product_text=None)
     analysis = Analysis("mask.png", product_share=float(truth.mean()), mask_confidence=1.0)
     erased = np.zeros_like(truth)
@@ -177,4 +177,10 @@ def test_a_product_repainted_by_the_clean_stage_fails_every_candidate(engines, q
     out = score_candidate(image, Candidate("c01", "c01.png", kind="original"), image, truth, analysis,
                           engines["ocr"], qc_cfg, "keep_product_text", repainted=share)
     assert not out.qc_pass and "product repainted by the clean stage" in out.qc_reasons
+    some = np.zeros_like(truth)
+    some[180:200, 140:200] = True                          # a promo string crossing the garment, removed
+    assert qc_cfg["warn_repainted"] < repainted_share(some, truth) < qc_cfg["max_repainted"]
+    out = score_candidate(image, Candidate("c01", "c01.png", kind="original"), image, truth, analysis,
+                          engines["ocr"], qc_cfg, "keep_product_text", repainted=repainted_share(some, truth))
+    assert out.qc_pass and "product repainted by the clean stage" in out.qc_reasons     # a warning to look at
     assert repainted_share(np.zeros_like(truth), truth) == 0.0

@@ -49,6 +49,7 @@ def _decide_every_sku(page) -> None:
     keys = page.keyboard
     for _ in range(40):
         sku = page.text_content("section.sku.current .name")
+        print("DEBUG current", sku, flush=True)
         if sku in REGENERATE:
             keys.press("r")
         else:
