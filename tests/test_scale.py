@@ -48,11 +48,11 @@ def dask_cluster(tmp_path_factory, prefect_server):
     scheduler, address = stack.start_scheduler(folder, "127.0.0.1", stack.free_port())
     services = [scheduler]
     try:
-        stack.wait_logged(scheduler, "Scheduler at:", "scheduler start")
+        stack.wait_logged(scheduler, "Scheduler at:", "scheduler start", timeout_s=420)  # a loaded 2-core box
         services += [stack.start_dask_worker(folder, "gpu-0", address, {"GPU": 1}, prefect_server)]
         services += [stack.start_dask_worker(folder, f"cpu-{i}", address, {"CPU": 1}, prefect_server) for i in (0, 1)]
         for worker in services[1:]:
-            stack.wait_logged(worker, "Registered to:", "registration with the scheduler")
+            stack.wait_logged(worker, "Registered to:", "registration with the scheduler", timeout_s=420)
         yield address
     finally:
         for service in reversed(services):
