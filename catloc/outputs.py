@@ -60,6 +60,11 @@ class Analysis(StageOutput):
     mask_reasons: list[str] = field(default_factory=list)   # why the confidence is below 1
     mask_measures: dict[str, Any] = field(default_factory=dict)  # the measures behind it (catloc.mask_confidence)
 
+    def cutouts_skipped(self, min_confidence: float) -> str:
+        """Why no cut-out is made of this product at ``min_confidence`` (the original's QC warning)."""
+        why = "; ".join(self.mask_reasons) or "no reason given"
+        return f"cut-outs skipped: mask confidence {self.mask_confidence:.2f} < {min_confidence:.2f} ({why})"
+
 
 @dataclass
 class Candidate(StageOutput):

@@ -19,6 +19,7 @@ on the GPU); each one's kept mask (source coordinates) is stored as ``kept/<id>.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -51,9 +52,7 @@ def gate_cutouts(recipes: list[Recipe], analysis: Analysis, min_confidence: floa
     it) by its mask."""
     if analysis.mask_confidence >= min_confidence and analysis.product_share > 0:
         return recipes, ""
-    why = "; ".join(analysis.mask_reasons) or "no reason given"
-    reason = f"cut-outs skipped: mask confidence {analysis.mask_confidence:.2f} < {min_confidence:.2f} ({why})"
-    return [r for r in recipes if not r.cuts_out], reason
+    return [r for r in recipes if not r.cuts_out], analysis.cutouts_skipped(min_confidence)
 
 
 def engine_for(recipe: Recipe, generator: Generator) -> Generator:
@@ -160,11 +159,10 @@ def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuF
     A regeneration whose cut-outs are all gated makes the original again, so the SKU has a candidate."""
     mix, templates = mix or CandidateMix(), pose_templates or {}
     generative = makes_generative(engines["generate"])
-    photo: list[Photo] = []
 
-    def read() -> Photo:
-        photo[:] = photo or [Photo.read(cleaned, analysis, engines if generative else {})]
-        return photo[0]
+    @functools.cache
+    def read() -> Photo:                 # read (and parsed) once, only when planning or generating needs it
+        return Photo.read(cleaned, analysis, engines if generative else {})
 
     recipes = plan_for_sku(read, market, sku, n, mix, generative, category, templates)
     recipes, _ = gate_cutouts(recipes, analysis, min_mask_confidence)

@@ -221,8 +221,7 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
         reasons.append(f"mask confidence {analysis.mask_confidence:.2f} < {min_conf:.2f}: "
                        + ("; ".join(analysis.mask_reasons) or "no reason given"))
     if original and (analysis.mask_confidence < min_conf or not mask.any()):
-        warnings.append(f"cut-outs skipped: mask confidence {analysis.mask_confidence:.2f} < {min_conf:.2f}"
-                        + (f" ({'; '.join(analysis.mask_reasons)})" if analysis.mask_reasons else ""))
+        warnings.append(analysis.cutouts_skipped(min_conf))
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
