@@ -22,7 +22,7 @@ from catloc.outputs import to_plain
 
 T = TypeVar("T")
 
-STAGE_VERSIONS = {"clean": 8, "analyse": 3, "localize": 3, "qc": 4}
+STAGE_VERSIONS = {"clean": 9, "analyse": 3, "localize": 3, "qc": 4}
 
 
 def file_digest(uri: str) -> str:
