@@ -95,7 +95,7 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInp
     decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
     layer = watermark_layer(image, detections, product, findings, decisions, options)              # 4. mask
     remove, mask_kinds = removal_mask(image, detections, findings, decisions, options,
-                                      None if layer is None else dilate(layer.mask, 2))
+                                      None if layer is None else dilate(layer.mask, options.dilate_px + 3))
     tiled = [kind for kind, f in zip(mask_kinds, findings) if f.tiled and kind]
     if layer is not None and tiled.count("de-blended") < 0.5 * len(tiled):  # the layer missed the tiles OCR read
         layer = None
