@@ -148,7 +148,7 @@ def run_case(args, engines, options, category: str, name: str, clean: np.ndarray
     h, w = image.shape[:2]
     case = {"category": category, "name": name, "size": [w, h], "seconds": round(seconds, 3),
             "seconds_1024": round(seconds * (1024 / max(h, w)) ** 2, 3),
-            **judge(ocr, base, image, result.cleaned, result.removed_mask, items)}
+            **judge(ocr, base, image, result.cleaned, result.removed_mask | result.deblended_mask, items)}
     return case, (image, result, items)
 
 
@@ -165,14 +165,15 @@ def case_line(i: int, total: str, case: dict) -> str:
 
 
 def save_example(path: Path, image, result, items) -> None:
-    """input | cleaned | drawn truth (red) vs the removed mask (green; yellow = both), product text boxes
-    in blue; written at most 1600 px wide."""
+    """input | cleaned | drawn truth (red) vs the removed mask (green; yellow = both; a de-blended
+    watermark's pixels cyan), product text boxes in blue; written at most 1600 px wide."""
     truth = np.zeros(image.shape[:2], bool)
     for it in items:
         if it.kind in ("overlay", "qr", "watermark"):
             truth |= it.mask
     diag = (image * 0.35).astype(np.uint8)
     diag[truth] = (220, 40, 40)
+    diag[result.deblended_mask] = (40, 200, 220)
     diag[result.removed_mask] = (40, 200, 40)
     diag[truth & result.removed_mask] = (230, 220, 40)
     for it in items:

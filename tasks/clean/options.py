@@ -38,6 +38,9 @@ class CleanOptions:
     """Text (or its plate) whose surroundings are less than this share on the product is an overlay."""
     on_backdrop: float = 0.08
     """Text whose box is at least this share open backdrop reaches off the product: an overlay."""
+    deblend_watermarks: bool = True
+    """A tiled watermark is de-blended (its colour and opacity estimated from its tiles, the blend
+    inverted, :mod:`~tasks.clean.watermark`) rather than inpainted; off: its readings are inpainted."""
     verify: bool = True
     """Look again after cleaning; leftovers get one retry with a wider mask."""
     verify_margin: int = 32

@@ -12,8 +12,10 @@
 3. *decide* (:func:`~tasks.clean.decisions.decide`) per text finding, from its facts alone:
    keep or remove, and the rule that fired; every code is removed;
 4. *mask* (:func:`removal_mask`) what goes at stroke level (or its plate), never over kept
-   product text read with confidence;
-5. *inpaint* the union of removed regions; pixels outside that mask are bit-for-bit the source's;
+   product text read with confidence; a tiled watermark is no mask but a layer
+   (:func:`watermark_layer`) whose blend is inverted (:func:`~tasks.clean.watermark.deblend`);
+5. *inpaint* the union of removed regions; pixels outside that mask and the de-blended layer are
+   bit-for-bit the source's;
 6. *verify* (:func:`verify_cleaned`) around the cleaned regions: leftovers get one retry at stroke
    level (never over the product or kept text), what survives is reported as residual text.
 
@@ -39,6 +41,7 @@ from catloc.tasks.clean.rendering import RenderingCues, looks_composited, render
 from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
 from catloc.tasks.clean.product import segment_painted, surroundings_on_product
 from catloc.tasks.clean.verify import leftover_text
+from catloc.tasks.clean.watermark import WatermarkLayer, deblend, estimate_watermark
 
 
 @dataclass
@@ -48,6 +51,7 @@ class CleanResult:
     cleaned: np.ndarray                 # uint8 (H, W, 3): the source with the removed regions inpainted
     removed_mask: np.ndarray            # bool (H, W): the pixels that were inpainted
     product_mask: np.ndarray            # bool (H, W): product located on the painted-out copy
+    deblended_mask: np.ndarray          # bool (H, W): the pixels a tiled watermark's blend was inverted on
     report: dict[str, Any] = field(default_factory=dict)  # clean.json
 
 
@@ -89,12 +93,22 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInp
     detections = find_text_and_codes(image, ocr, options)                                          # 1. find
     product, findings, cues = place_on_product(image, detections, inpainter, segmenter, options, parser)  # 2.
     decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
-    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)              # 4. mask
-    cleaned = inpainter.inpaint(image, remove)                                                     # 5. inpaint
+    layer = watermark_layer(image, detections, product, findings, decisions, options)              # 4. mask
+    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options,
+                                      None if layer is None else dilate(layer.mask, options.dilate_px + 3))
+    tiled = [kind for kind, f in zip(mask_kinds, findings) if f.tiled and kind]
+    if layer is not None and tiled.count("de-blended") < 0.5 * len(tiled):  # the layer missed the tiles OCR read
+        layer = None
+        remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)
+    deblended = image if layer is None else deblend(image, layer)
+    cleaned = inpainter.inpaint(deblended, remove)                                                 # 5. inpaint
     kept = kept_text(detections, decisions)
     verified = verify_cleaned(cleaned, remove, product, kept, ocr, inpainter, options)              # 6. verify
+    report = clean_report(detections, findings, cues, decisions, mask_kinds, verified, options)
+    report["watermark"] = None if layer is None else layer.to_dict()
     return CleanResult(cleaned=verified.cleaned, removed_mask=verified.removed_mask, product_mask=product,
-                       report=clean_report(detections, findings, cues, decisions, mask_kinds, verified, options))
+                       deblended_mask=np.zeros(image.shape[:2], bool) if layer is None else layer.mask,
+                       report=report)
 
 
 # ---------------------------------------------------------------- 1. find
@@ -200,10 +214,24 @@ def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], in
 
 # ---------------------------------------------------------------- 4. mask
 
+def watermark_layer(image: np.ndarray, detections: Detections, product: np.ndarray, findings: list[Finding],
+                    decisions: list[Decision], options: CleanOptions) -> WatermarkLayer | None:
+    """Step 4, a tiled watermark: its layer (:func:`~tasks.clean.watermark.estimate_watermark`) from the
+    removed tiled readings, or ``None`` (``deblend_watermarks`` off, no such readings, or no layer found:
+    then its readings are masked and inpainted like other text)."""
+    tiles = [i for i, (f, d) in enumerate(zip(findings, decisions)) if f.tiled and not d.keep]
+    if not (options.deblend_watermarks and len(tiles) >= 2):
+        return None
+    return estimate_watermark(image, [detections.texts[i] for i in tiles], [findings[i].inside for i in tiles],
+                              product, detections.backdrop)
+
+
 def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
-                 options: CleanOptions) -> tuple[np.ndarray, list[str]]:
+                 options: CleanOptions, deblended: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers (``plate``,
-    ``strokes``, ``strokes on texture``, ``box``; ``""`` if kept).
+    ``strokes``, ``strokes on texture``, ``box``; ``de-blended`` for a tiled watermark's reading whose
+    strokes lie (70% or more) in the ``deblended`` layer (bool (H, W)), which is then not masked;
+    ``""`` if kept).
 
     A removed text's mask is its plate grown by ``dilate_px``, or else its strokes grown by half a
     stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text
@@ -220,6 +248,8 @@ def removal_mask(image: np.ndarray, detections: Detections, findings: list[Findi
                 region, kind = dilate(plate, options.dilate_px), "plate"
             else:
                 region, kind = stroke_mask(image, mask, options.dilate_px)
+            if finding.tiled and deblended is not None and share_inside(region, deblended) >= 0.7:
+                region, kind = np.zeros_like(region), "de-blended"
             remove |= region
         elif decision.protect:
             protected |= mask
