@@ -60,6 +60,10 @@ class Analysis(StageOutput):
     mask_reasons: list[str] = field(default_factory=list)   # why the confidence is below 1
     mask_measures: dict[str, Any] = field(default_factory=dict)  # the measures behind it (catloc.mask_confidence)
 
+    def mask_trusted(self, min_confidence: float) -> bool:
+        """Whether the product mask may be cut out: a mask at all, confidence at least ``min_confidence``."""
+        return self.product_share > 0 and self.mask_confidence >= min_confidence
+
     def cutouts_skipped(self, min_confidence: float) -> str:
         """Why no cut-out is made of this product at ``min_confidence`` (the original's QC warning)."""
         why = "; ".join(self.mask_reasons) or "no reason given"

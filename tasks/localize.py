@@ -50,7 +50,7 @@ def gate_cutouts(recipes: list[Recipe], analysis: Analysis, min_confidence: floa
     ``min_confidence`` (or with no product mask at all) only the recipes that do not cut the product
     out are kept. Generative kinds count as cut-outs: they keep the product (or the garment inside
     it) by its mask."""
-    if analysis.mask_confidence >= min_confidence and analysis.product_share > 0:
+    if analysis.mask_trusted(min_confidence):
         return recipes, ""
     return [r for r in recipes if not r.cuts_out], analysis.cutouts_skipped(min_confidence)
 

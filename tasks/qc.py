@@ -177,7 +177,7 @@ def product_zone(cleaned: np.ndarray, mask: np.ndarray, analysis: Analysis, qc_c
     trusted, else the mask plus the regions of what is not backdrop (:func:`catloc.backdrop.foreground`)
     that reach within 2% of the photo's side of it: text on a garment the mask missed is product
     text, while a watermark in a corner stays residue."""
-    if analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any():
+    if analysis.mask_trusted(qc_option(qc_cfg, "min_mask_confidence")):
         return mask
     fore = foreground(cleaned)
     if not mask.any():
@@ -213,14 +213,14 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     residual = residual_text(image, placed, ocr, qc_option(qc_cfg, "ocr_side"),
                              count_product_text=policy == "remove_all")
     lost = texts_lost(image, texts or [], offset, scale, ocr, qc_option(qc_cfg, "text_similarity"))
-    trusted = analysis.mask_confidence >= qc_option(qc_cfg, "min_mask_confidence") and mask.any()
+    min_conf = qc_option(qc_cfg, "min_mask_confidence")
+    trusted = analysis.mask_trusted(min_conf)
     residue, plain = residue_outside(image, placed, qc_option(qc_cfg, "residue_side"), blobs=original and trusted)
     reasons, warnings = [], []
-    min_conf = qc_option(qc_cfg, "min_mask_confidence")
     if not original and analysis.mask_confidence < min_conf:
         reasons.append(f"mask confidence {analysis.mask_confidence:.2f} < {min_conf:.2f}: "
                        + ("; ".join(analysis.mask_reasons) or "no reason given"))
-    if original and (analysis.mask_confidence < min_conf or not mask.any()):
+    if original and not trusted:
         warnings.append(analysis.cutouts_skipped(min_conf))
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
