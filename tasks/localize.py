@@ -164,11 +164,10 @@ def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuF
     def read() -> Photo:                 # read (and parsed) once, only when planning or generating needs it
         return Photo.read(cleaned, analysis, engines if generative else {})
 
-    recipes = plan_for_sku(read, market, sku, n, mix, generative, category, templates)
-    recipes, _ = gate_cutouts(recipes, analysis, min_mask_confidence)
-    recipes = recipes or [original_recipe(market, sku, mix.first_index)]
-
     def run() -> list[Candidate]:
+        recipes, _ = gate_cutouts(plan_for_sku(read, market, sku, n, mix, generative, category, templates),
+                                  analysis, min_mask_confidence)
+        recipes = recipes or [original_recipe(market, sku, mix.first_index)]
         generator = load_engine("generate", engines["generate"])
         requests = read().requests(recipes, engines, templates) if generative else {}
         pairs = generate_all(read().image, read().mask, recipes, generator, requests)
@@ -178,7 +177,10 @@ def make_candidates(cleaned: Cleaned, analysis: Analysis, sku: str, folder: SkuF
         storage.write_json(folder.file("candidates.json"), [c.to_dict() for c in candidates])
         return candidates
 
+    # Keyed on what the plan is made from, not on the plan: a reused stage output never parses the photo.
+    plan_inputs = {"market": market, "sku": sku, "n": n, "mix": mix, "category": category,
+                   "min_mask_confidence": min_mask_confidence, "mask": [analysis.mask_confidence, analysis.product_share]}
     extra = {"parse": engines.get("parse"), "pose": engines.get("pose"), "templates": templates} if generative else {}
     key = stage_key("localize", [cleaned.image, analysis.product_mask],
-                    {"recipes": recipes, "generate": engines["generate"], **extra})
+                    {"plan": plan_inputs, "generate": engines["generate"], **extra})
     return reuse_or_run(folder.manifest("localize"), key, run, list_of(Candidate), force)

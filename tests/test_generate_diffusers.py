@@ -278,13 +278,16 @@ def test_openpose_engine_loads_the_released_file_layout(tmp_path, offline):
     assert engine.keypoints(image) is None
 
 
-def test_the_localize_stage_runs_the_engine_and_keeps_its_account(tmp_path, sd15):
+def test_the_localize_stage_runs_the_engine_and_keeps_its_account(tmp_path, sd15, monkeypatch):
     """Today's localize stage with engines.generate: diffusers (every candidate a scene swap of
-    the product mask): stored candidates keep the product's pixels, candidates.json the engine's meta."""
+    the product mask): stored candidates keep the product's pixels, candidates.json the engine's meta;
+    run again on the same inputs, the stored candidates come back without the photo being read
+    (nor parsed) to plan them."""
     from catloc import storage
     from catloc.config import load_market
     from catloc.outputs import Analysis, Cleaned
     from catloc.runfolder import RunFolder
+    from catloc.tasks import localize
     from catloc.tasks.localize import make_candidates
     from catloc.tasks.qc import product_fidelity
 
@@ -305,3 +308,6 @@ def test_the_localize_stage_runs_the_engine_and_keeps_its_account(tmp_path, sd15
         assert product_fidelity(out, image, mask, mask, (0, 0), 1.0)[0] == 1.0
         assert record["meta"]["seed"] == record["seed"] and record["meta"]["controlnets"] == {"canny": 0.8}
         assert HEX16.match(record["meta"]["weights"]["model"]) and record["meta"]["versions"]["torch"]
+    monkeypatch.setattr(localize.Photo, "read", classmethod(lambda *a: pytest.fail("photo read on a reuse")))
+    again = make_candidates(cleaned, analysis, "A", folder, load_market("sa"), 3, {"generate": spec})
+    assert [c.image for c in again] == [c.image for c in candidates]
