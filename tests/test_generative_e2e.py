@@ -142,3 +142,38 @@ def test_catloc_run_makes_the_market_mix_and_keeps_the_product(tmp_path, prefect
                                 {"openpose", "canny"} if c["kind"] == "mannequin_to_model" else {"canny"})
         assert len({c["seed"] for c in records}) == len(records)
         assert (rows["qc_pass"] | (rows["qc_reasons"] != "")).all()
+    _regenerate_model_photo(run, out, config, cleaned_of=lambda sku: run / status.loc[sku, "cleaned_image"])
+
+
+def _regenerate_model_photo(run: Path, out: Path, config: Path, cleaned_of) -> None:
+    """A reviewer rejects all of MODEL-1's candidates: ``catloc rerun --rejected`` makes new ones with
+    numbering continued, no second original, new seeds and personas, the product kept byte-equal."""
+    from catloc.cli import app
+
+    before = json.loads((run / "skus" / "MODEL-1" / "candidates.json").read_text())
+    picks = run.parent / "regen.csv"
+    picks.write_text("run_id,market,sku,attempt,candidate_id,decision,image\ngen,sa,MODEL-1,0,,regenerate,\n",
+                     encoding="utf-8")
+    result = CliRunner().invoke(app, ["picks", "apply", "gen", str(picks), "--publish", str(out / "shop"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output[-3000:]
+    untouched = (run / "skus" / "VASE-3" / "candidates.json").read_text()
+    result = CliRunner().invoke(app, ["rerun", "gen", "--rejected", "--out", str(out)])
+    assert result.exit_code == 0, result.output[-3000:]
+    record = json.loads((run / "skus" / "MODEL-1" / "record.json").read_text())
+    new = [c for c in record["candidates"] if c["attempt"] == 1]
+    assert [c["candidate_id"] for c in new] == [f"c{i:02d}" for i in range(9, 17)]           # 8 more, none an original
+    assert "original" not in {c["kind"] for c in new} and {"model_swap", "scene_swap"} <= {c["kind"] for c in new}
+    assert not {c["seed"] for c in new} & {c["seed"] for c in before}
+    swaps_before = [c["persona"] for c in before if c["kind"] == "model_swap"]
+    swaps_now = [c["persona"] for c in new if c["kind"] == "model_swap"]
+    assert swaps_now and swaps_now != swaps_before                      # the personas rotate on
+    cleaned = np.asarray(Image.open(cleaned_of("MODEL-1")).convert("RGB"))
+    folder = run / "skus" / "MODEL-1"
+    for c in new:
+        if c["kind"] in ("model_swap", "scene_swap"):
+            kept = _mask(folder / "kept" / f"{c['candidate_id']}.png")
+            image = np.asarray(Image.open(folder / "candidates" / f"{c['candidate_id']}.png").convert("RGB"))
+            ys, xs = np.nonzero(kept)
+            assert np.array_equal(image[ys + c["offset"][1], xs + c["offset"][0]], cleaned[ys, xs])
+    assert (run / "skus" / "VASE-3" / "candidates.json").read_text() == untouched
