@@ -226,10 +226,11 @@ def run_checked(argv: list[str], what: str, log: Path | None = None, env: dict[s
 # --------------------------------------------------------------------------- Prefect and Dask
 
 def service_env(folder: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
-    """This process's environment with the stack's Prefect home (and API, when given) and catloc's
-    Dask settings (configs/dask.yaml)."""
+    """This process's environment with the stack's Prefect home (and API, when given), catloc's Dask
+    settings (configs/dask.yaml) and INFO logging: a service's log is where the stack reads that it
+    started ("Scheduler at:", "Registered to:"), whatever quieter level the calling process set."""
     env = {**os.environ, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DASK_CONFIG": str(DASK_SETTINGS)}
+           "DASK_CONFIG": str(DASK_SETTINGS), "DASK_LOGGING__DISTRIBUTED": "info", "PREFECT_LOGGING_LEVEL": "INFO"}
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url

@@ -48,15 +48,24 @@ def dask_cluster(tmp_path_factory, prefect_server):
     scheduler, address = stack.start_scheduler(folder, "127.0.0.1", stack.free_port())
     services = [scheduler]
     try:
-        stack.wait_logged(scheduler, "Scheduler at:", "scheduler start", timeout_s=420)  # a loaded 2-core box
+        stack.wait_logged(scheduler, "Scheduler at:", "scheduler start")
         services += [stack.start_dask_worker(folder, "gpu-0", address, {"GPU": 1}, prefect_server)]
         services += [stack.start_dask_worker(folder, f"cpu-{i}", address, {"CPU": 1}, prefect_server) for i in (0, 1)]
         for worker in services[1:]:
-            stack.wait_logged(worker, "Registered to:", "registration with the scheduler", timeout_s=420)
+            stack.wait_logged(worker, "Registered to:", "registration with the scheduler")
         yield address
     finally:
         for service in reversed(services):
             stack.stop(service)
+
+
+def test_stack_services_log_at_info_whatever_the_caller_set(tmp_path, monkeypatch):
+    """The stack waits for its services' INFO lines: a caller quietened by `catloc run` (which sets
+    DASK_LOGGING__DISTRIBUTED=warning in its own environment) must not silence them."""
+    monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "warning")
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
+    env = stack.service_env(tmp_path, "http://127.0.0.1:1/api")
+    assert (env["DASK_LOGGING__DISTRIBUTED"], env["PREFECT_LOGGING_LEVEL"]) == ("info", "INFO")
 
 
 def catloc(*args, api_url, home, wait=True):
