@@ -36,6 +36,7 @@ from prefect_dask import DaskTaskRunner
 from catloc.config import DASK_SETTINGS, PLACED_STAGES, ConfigError, EngineSpec, PipelineConfig
 from catloc.engines import load_engine
 from catloc.flows.stages import STAGE_ENGINES
+from catloc.threads import library_threads, set_library_threads
 
 LOCAL_WORKER_RESOURCES = {"CPU": 1.0}   # what each worker of a local:N cluster declares
 
@@ -108,6 +109,8 @@ class EngineWarmup(WorkerPlugin):
         return list(dict.fromkeys(kinds))
 
     async def setup(self, worker: Any) -> None:
+        if not library_threads():            # a worker declaring CPU=k: its libraries use k threads
+            set_library_threads(int(worker.state.total_resources.get("CPU", 0)))
         kinds = self.kinds_for(worker.state.total_resources)
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: [load_engine(kind, self.engines[kind]) for kind in kinds])

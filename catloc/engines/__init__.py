@@ -14,6 +14,7 @@ from typing import Any
 
 from catloc.config import EngineSpec
 from catloc.engines.base import EngineLoadError
+from catloc.threads import apply_library_threads
 
 # kind -> name -> "module:Class". The class takes the config options as keyword arguments.
 REGISTRY: dict[str, dict[str, str]] = {
@@ -68,6 +69,7 @@ def load_engine(kind: str, spec: EngineSpec) -> Any:
         if key not in _cache:
             try:
                 _cache[key] = cls(**spec.options)
+                apply_library_threads()     # torch may have been imported by this engine
             except EngineLoadError:
                 raise
             except TypeError as exc:

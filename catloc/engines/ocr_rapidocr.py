@@ -20,6 +20,7 @@ import numpy as np
 
 from catloc.engines.base import EngineLoadError, TextRegion
 from catloc.imaging import resize_longest
+from catloc.threads import library_threads
 
 
 class RapidOCRDetector:
@@ -38,7 +39,8 @@ class RapidOCRDetector:
         self.use_cls = bool(use_cls)
         # limit_type "max": the detector keeps images up to 960 px as they are (step 1 sizes them)
         self._ocr = RapidOCR(text_score=self.min_score, det_box_thresh=box_thresh,
-                             det_unclip_ratio=unclip_ratio, det_limit_type="max", print_verbose=False)
+                             det_unclip_ratio=unclip_ratio, det_limit_type="max", print_verbose=False,
+                             intra_op_num_threads=library_threads() or -1)   # -1: every core
         self._lock = threading.Lock()  # ONNX sessions are shared; keep one image at a time
 
     def detect(self, image: np.ndarray) -> list[TextRegion]:

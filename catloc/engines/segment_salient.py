@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import EngineLoadError
+from catloc.threads import library_threads
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -129,7 +130,7 @@ class SalientSegmenter:
         if not os.path.isfile(path):
             raise EngineLoadError(f"salient segment: model_path {path} does not exist: {_HOW}")
         self.model_path = path
-        self._session = _session(path, providers, threads)
+        self._session = _session(path, providers, threads or library_threads())
         self.size = _input_side(self._session, path, int(size) if size else base.get("size"))
         self._input_name = self._session.get_inputs()[0].name
 
