@@ -89,6 +89,23 @@ def connected_to_border(mask: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- components
 
+def components_touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The parts of a mask connected to a region.
+
+    Parameters
+    ----------
+    mask, region : (H, W) bool ndarray
+
+    Returns
+    -------
+    touching : (H, W) bool ndarray
+        The 8-connected components of ``mask`` with at least one pixel in ``region``.
+    """
+    _, labels = cv2.connectedComponents(_as_u8(mask), connectivity=8)
+    hit = np.unique(labels[region & mask])
+    return np.isin(labels, hit[hit > 0])
+
+
 def largest_components(mask: np.ndarray, keep_ratio: float | None = None, min_area: int = 0) -> np.ndarray:
     """The largest 8-connected components of a mask.
 

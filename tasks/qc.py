@@ -61,8 +61,8 @@ from catloc.cache import reuse_or_run, stage_key
 from catloc.config import EngineSpec, MarketProfile
 from catloc.engines import load_engine, load_optional
 from catloc.engines.base import GENERATIVE_KINDS, HumanParser, TextDetector, TextRegion
-from catloc.imaging import (dilate, erode, finder_patterns, place, polygon_mask, resize_longest, resize_mask,
-                            share_inside)
+from catloc.imaging import (components_touching, dilate, erode, finder_patterns, place, polygon_mask, resize_longest,
+                            resize_mask, share_inside)
 from catloc.outputs import Analysis, Candidate, Cleaned, ScoredCandidate, list_of
 from catloc.runfolder import SkuFolder
 from catloc.tasks.modesty import modesty_findings, modesty_rules
@@ -182,10 +182,7 @@ def product_zone(cleaned: np.ndarray, mask: np.ndarray, analysis: Analysis, qc_c
     fore = foreground(cleaned)
     if not mask.any():
         return fore
-    _, labels = cv2.connectedComponents(fore.astype(np.uint8), connectivity=8)
-    near = dilate(mask, max(2, int(0.02 * max(mask.shape))))
-    touching = np.unique(labels[near & fore])
-    return mask | np.isin(labels, touching[touching > 0])
+    return mask | components_touching(fore, dilate(mask, max(2, int(0.02 * max(mask.shape)))))
 
 
 def repainted_share(removed: np.ndarray, zone: np.ndarray) -> float:

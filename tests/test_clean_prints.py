@@ -178,3 +178,18 @@ def test_a_flat_dark_garment_under_a_watermark_piece_is_not_its_plate():
     x0, y0, x1, y1 = (int(round(v)) for v in mark.box)
     seed[y0:y1, x0:x1] = True
     assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
+
+
+def test_a_square_card_is_taken_with_its_corners():
+    """A code's white card on a light grey backdrop: growing ring by ring rounds the card's corners
+    off; left behind, they show as dots and tint the fill. The plate mask covers the whole card and
+    no backdrop beyond it."""
+    from catloc.tasks.clean.codes import qr_plate_mask
+    image = np.full((200, 200, 3), 246, np.uint8)
+    image[50:150, 50:150] = 255                                  # the card
+    image[62:138, 62:138] = 0                                    # the code (dark square)
+    quad = np.array([[62, 62], [137, 62], [137, 137], [62, 137]], np.float32)
+    plate = qr_plate_mask(image, quad)
+    card = np.zeros((200, 200), bool)
+    card[50:150, 50:150] = True
+    assert plate[card].all() and not plate[~card].any()

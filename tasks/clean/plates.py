@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from catloc.imaging import (bbox_window, border_strip, colour_distance, connected_to_border, dilate, erode,
-                            fill_holes)
+from catloc.imaging import (bbox_window, border_strip, colour_distance, components_touching, connected_to_border,
+                            dilate, erode, fill_holes)
 
 
 def _border_px(image: np.ndarray, border: float) -> int:
@@ -38,7 +38,10 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
     ring's pixels are within ``tolerance`` of ``colour``.
 
     Used for the banner or sticker a promo text is printed on: growth stops at the plate's
-    edge, or where it would run into the product (a different colour).
+    edge, or where it would run into the product (a different colour). Round rings cut a
+    rectangular plate's corners off (left behind, they show as four dots and tint the fill), so
+    the plate-coloured pixels within ``reach`` px of ``seed`` along rows and columns (chessboard
+    distance) that touch the grown region join it.
     """
     dist = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3)
     close_all = colour_distance(image, colour) < tolerance
@@ -50,7 +53,11 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
         if close_all[ring].mean() < 0.97:
             break
         reach = k
-    return dist <= reach if reach else seed.copy()
+    if not reach:
+        return seed.copy()
+    grown = dist <= reach
+    square = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_C, 3) <= reach
+    return grown | components_touching(square & close_all, grown)
 
 
 def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour: np.ndarray | None = None,
