@@ -193,3 +193,18 @@ def test_a_square_card_is_taken_with_its_corners():
     card = np.zeros((200, 200), bool)
     card[50:150, 50:150] = True
     assert plate[card].all() and not plate[~card].any()
+
+
+def test_a_card_is_found_when_the_detected_corners_cut_modules_off_the_code():
+    """The detector's corners may lie a few px inside the code: the first rings around them cross
+    modules, and the card beyond must still be taken whole."""
+    from catloc.tasks.clean.codes import qr_plate_mask
+    image = np.full((260, 260, 3), 240, np.uint8)
+    image[40:220, 40:220] = 255                                  # the card
+    modules = (np.indices((25, 25)).sum(axis=0) % 2 == 0)        # a checkerboard of 5-px modules
+    image[67:192, 67:192][np.kron(modules, np.ones((5, 5), bool))] = 0
+    quad = np.array([[71, 71], [188, 71], [188, 188], [71, 188]], np.float32)   # 4 px inside the code
+    plate = qr_plate_mask(image, quad)
+    card = np.zeros((260, 260), bool)
+    card[40:220, 40:220] = True
+    assert plate[card].all() and not plate[~card].any()

@@ -114,7 +114,8 @@ def qr_plate_mask(image: np.ndarray, quad: np.ndarray, max_grow: float = 0.5) ->
         return code
     colour = np.median(image[win][first].astype(np.float32), axis=0)
     out = np.zeros_like(code)
-    out[win] = grow_plate(image[win], local, colour, max_px=max_px) | local
+    noisy = max(3, int(0.04 * side))  # the detected corners may cut a module or two off the code
+    out[win] = grow_plate(image[win], local, colour, max_px=max_px, noisy_rings=noisy) | local
     return out
 
 

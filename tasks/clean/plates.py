@@ -33,15 +33,15 @@ def backdrop_reached_from_border(image: np.ndarray, backdrop: np.ndarray, border
 
 
 def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: int,
-               tolerance: float = 14.0) -> np.ndarray:
+               tolerance: float = 14.0, noisy_rings: int = 0) -> np.ndarray:
     """Grow ``seed`` ring by ring (1 px each, at most ``max_px``) while at least 97% of every
-    ring's pixels are within ``tolerance`` of ``colour``.
+    ring's pixels are within ``tolerance`` of ``colour``; the first ``noisy_rings`` rings may
+    fall short (they are taken if a later ring continues the plate).
 
     Used for the banner or sticker a promo text is printed on: growth stops at the plate's
     edge, or where it would run into the product (a different colour). Round rings cut a
     rectangular plate's corners off (left behind, they show as four dots and tint the fill), so
-    the plate-coloured pixels within ``reach`` px of ``seed`` along rows and columns (chessboard
-    distance) that touch the grown region join it.
+    the plate-coloured pixels inside the grown region's bounding rectangle that touch it join it.
     """
     dist = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3)
     close_all = colour_distance(image, colour) < tolerance
@@ -51,13 +51,17 @@ def grow_plate(image: np.ndarray, seed: np.ndarray, colour: np.ndarray, max_px: 
         if not ring.any():
             break
         if close_all[ring].mean() < 0.97:
+            if k <= noisy_rings and not reach:
+                continue  # the seed's outline may sit a few px inside what it outlines (a code's modules)
             break
         reach = k
     if not reach:
         return seed.copy()
     grown = dist <= reach
-    square = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_C, 3) <= reach
-    return grown | components_touching(square & close_all, grown)
+    x, y, width, height = cv2.boundingRect(grown.view(np.uint8))
+    box = np.zeros_like(grown)
+    box[y:y + height, x:x + width] = True
+    return grown | components_touching(box & close_all, grown)
 
 
 def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour: np.ndarray | None = None,
