@@ -26,7 +26,11 @@ their reasons are listed:
   source), so every candidate carries those repainted pixels. Above ``qc.warn_repainted`` (2%) it
   is a warning for the reviewer to look at (overlays crossing a garment are removed this way); above
   ``qc.max_repainted`` (15%) too much of the product is the inpainter's — a print or a brand name
-  erased, stripes smeared — and every candidate fails.
+  erased, stripes smeared — and every candidate fails. ``product hidden under an overlay``: the widest
+  solid patch of the product the clean stage repainted (the diameter of the largest disc inside it)
+  above ``qc.max_hidden_patch`` (12%) of the product's longer side fails every candidate: a QR card or
+  a sticker lay on the product there, and what it hid is the inpainter's guess (a smear on a sleeve,
+  a blank where a pocket was). Removed strings are thin and stay far below it.
 - generative candidates (``scene_swap``, ``model_swap``, ``mannequin_to_model``) are measured in the
   pixels they kept (``Candidate.kept_mask``: the product for a scene swap, the garment for a model
   swap) rather than the product mask; ``seam colour shift``: the engine's ``seam_colour_shift``
@@ -70,7 +74,7 @@ from catloc.tasks.modesty import modesty_findings, modesty_rules
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
             "residue_side": 512, "warn_repainted": 0.02, "max_repainted": 0.15, "max_seam_shift": 12.0, "max_bare_share": 0.03,
-            "max_hair_share": 0.01}
+            "max_hair_share": 0.01, "max_hidden_patch": 0.12}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -190,14 +194,40 @@ def repainted_share(removed: np.ndarray, zone: np.ndarray) -> float:
     return float((removed & zone).sum()) / max(1, int(zone.sum()))
 
 
+def hidden_patch(removed: np.ndarray, zone: np.ndarray) -> float:
+    """The widest solid patch of the product ``zone`` (bool (H, W), source) the clean stage inpainted
+    (``removed``): the diameter of the largest disc inside ``removed & zone``, as a share of the zone's
+    longer side (0 when nothing of it was inpainted)."""
+    inside = removed & zone
+    if not inside.any():
+        return 0.0
+    radius = float(cv2.distanceTransform(inside.view(np.uint8), cv2.DIST_L2, 5).max())
+    _, _, width, height = cv2.boundingRect(zone.view(np.uint8))
+    return 2 * radius / max(1, width, height)
+
+
+def repaint_findings(repainted: float, hidden: float, qc_cfg: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Reasons and warnings for what the clean stage inpainted of the product: its share
+    (:func:`repainted_share`) and its widest solid patch (:func:`hidden_patch`)."""
+    reasons, warnings = [], []
+    if repainted > qc_option(qc_cfg, "warn_repainted"):
+        repaint = f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern erased?)"
+        (reasons if repainted > qc_option(qc_cfg, "max_repainted") else warnings).append(repaint)
+    if hidden > qc_option(qc_cfg, "max_hidden_patch"):
+        reasons.append(f"product hidden under an overlay: a solid patch {hidden:.0%} of its size was inpainted "
+                       "by the clean stage (a QR card or sticker lay on it)")
+    return reasons, warnings
+
+
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
                     analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str,
                     texts: list[TextRegion] | None = None, zone: np.ndarray | None = None,
-                    repainted: float = 0.0) -> ScoredCandidate:
+                    repainted: float = 0.0, hidden: float = 0.0) -> ScoredCandidate:
     """QC of one candidate ``image``: the checks of the module docstring, with reasons. ``texts``: the
     product texts of the cleaned source (:func:`product_texts`), if known; ``zone``: where the product
     may be for an original (:func:`product_zone`; computed when not given); ``repainted``: the share
-    of the product the clean stage inpainted (:func:`repainted_share`)."""
+    of the product the clean stage inpainted (:func:`repainted_share`); ``hidden``: its widest solid
+    patch (:func:`hidden_patch`)."""
     offset, scale = tuple(candidate.offset), float(candidate.scale)
     original = candidate.kind == "original"
     size = (image.shape[1], image.shape[0])
@@ -222,9 +252,8 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
-    if repainted > qc_option(qc_cfg, "warn_repainted"):
-        repaint = f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern erased?)"
-        (reasons if repainted > qc_option(qc_cfg, "max_repainted") else warnings).append(repaint)
+    repaint_reasons, repaint_warnings = repaint_findings(repainted, hidden, qc_cfg)
+    reasons, warnings = reasons + repaint_reasons, warnings + repaint_warnings
     if lost:
         reasons.append(f"product text lost: {', '.join(lost[:3])}")
     if len(residual) > qc_option(qc_cfg, "max_residual_text"):
@@ -315,11 +344,12 @@ def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: An
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
         zone = product_zone(source, mask, analysis, qc_cfg)
-        repainted = repainted_share(storage.load_mask(cleaned.removed_mask), zone)
+        removed = storage.load_mask(cleaned.removed_mask)
+        repainted, hidden = repainted_share(removed, zone), hidden_patch(removed, zone)
         images = [storage.load_rgb(c.image) for c in candidates]
         kept = [storage.load_mask(c.kept_mask) if c.kept_mask else mask for c in candidates]
-        scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repainted)
-                  for image, c, region in zip(images, candidates, kept)]
+        scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repainted,
+                                  hidden) for image, c, region in zip(images, candidates, kept)]
         scored = rank_candidates([check_modesty(s, image, parser, market, qc_cfg) for s, image in zip(scored, images)])
         scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
         return rank_candidates(scored)

@@ -11,8 +11,8 @@ from catloc.outputs import Analysis, Candidate, ScoredCandidate
 from catloc.synthetic import paint_banner
 from catloc.tasks.analyse import analyse_product
 from catloc.tasks.localize import gate_cutouts, plan_recipes
-from catloc.tasks.qc import (flag_duplicates, product_texts, rank_candidates, repainted_share, score_candidate,
-                             texts_lost, thumbnail)
+from catloc.tasks.qc import (flag_duplicates, hidden_patch, product_texts, rank_candidates, repainted_share,
+                             score_candidate, texts_lost, thumbnail)
 from tests.synth import model_photo, supplier_photo
 
 
@@ -184,3 +184,24 @@ def test_a_product_repainted_by_the_clean_stage_warns_then_fails_every_candidate
                           engines["ocr"], qc_cfg, "keep_product_text", repainted=repainted_share(some, truth))
     assert out.qc_pass and "product repainted by the clean stage" in out.qc_reasons     # a warning to look at
     assert repainted_share(np.zeros_like(truth), truth) == 0.0
+
+
+def test_a_product_hidden_under_a_card_fails_every_candidate_a_removed_string_does_not(engines, qc_cfg):
+    """A QR card lay on the garment: the solid patch the clean stage repainted is a guess (the share
+    of the product stays under max_repainted). A removed string is thin and only warns."""
+    image, truth, _ = supplier_photo(384, overlay=False, product_text=None)
+    analysis = Analysis("mask.png", product_share=float(truth.mean()), mask_confidence=1.0)
+    ys, xs = np.nonzero(truth)
+    card = np.zeros_like(truth)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    card[cy - 35:cy + 35, cx - 35:cx + 35] = True          # a 70 px card on the garment
+    assert repainted_share(card, truth) < qc_cfg["max_repainted"]
+    assert hidden_patch(card, truth) > qc_cfg["max_hidden_patch"]
+    out = score_candidate(image, Candidate("c02", "c02.png", kind="studio"), image, truth, analysis, engines["ocr"],
+                          qc_cfg, "keep_product_text", repainted=repainted_share(card, truth),
+                          hidden=hidden_patch(card, truth))
+    assert not out.qc_pass and "product hidden under an overlay" in out.qc_reasons
+    string = np.zeros_like(truth)
+    string[cy - 6:cy + 6, int(xs.min()):int(xs.max())] = True  # a promo string across the garment, removed
+    assert hidden_patch(string, truth) < qc_cfg["max_hidden_patch"]
+    assert hidden_patch(np.zeros_like(truth), truth) == 0.0
