@@ -24,6 +24,9 @@ app.add_typer(picks_app, name="picks")
 
 def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's temporary server gets 30 s to start by default: a first start on a fresh database, or on
+    # a busy 2-core host, takes longer (measured over a minute), and the run died with a timeout
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # the cluster's own INFO lines
