@@ -31,6 +31,9 @@ their reasons are listed:
   above ``qc.max_hidden_patch`` (12%) of the product's longer side fails every candidate: a QR card or
   a sticker lay on the product there, and what it hid is the inpainter's guess (a smear on a sleeve,
   a blank where a pocket was). Removed strings are thin and stay far below it.
+- ``inpainted patch flatter than its surroundings``: a removed region filled smooth where what surrounds
+  it is textured (wood, brick, concrete, a knit): a smear (:func:`smooth_patches`, ``qc.min_texture``,
+  ``qc.max_smooth_ratio``); on the product it fails every candidate, outside it the original.
 - generative candidates (``scene_swap``, ``model_swap``, ``mannequin_to_model``) are measured in the
   pixels they kept (``Candidate.kept_mask``: the product for a scene swap, the garment for a model
   swap) rather than the product mask; ``seam colour shift``: the engine's ``seam_colour_shift``
@@ -53,7 +56,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -74,7 +77,7 @@ from catloc.tasks.modesty import modesty_findings, modesty_rules
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
             "residue_side": 512, "warn_repainted": 0.02, "max_repainted": 0.15, "max_seam_shift": 12.0, "max_bare_share": 0.03,
-            "max_hair_share": 0.01, "max_hidden_patch": 0.12}
+            "max_hair_share": 0.01, "max_hidden_patch": 0.12, "min_texture": 4.0, "max_smooth_ratio": 0.4}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -206,10 +209,56 @@ def hidden_patch(removed: np.ndarray, zone: np.ndarray) -> float:
     return 2 * radius / max(1, width, height)
 
 
-def repaint_findings(repainted: float, hidden: float, qc_cfg: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Reasons and warnings for what the clean stage inpainted of the product: its share
-    (:func:`repainted_share`) and its widest solid patch (:func:`hidden_patch`)."""
+def smooth_patches(cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, qc_cfg: dict[str, Any]
+                   ) -> tuple[list[str], list[str]]:
+    """Inpainted patches flatter than what surrounds them: on wood, brick, concrete or a knit the fill
+    is a smooth smear a reviewer sees. At ``qc.residue_side``, each removed region of at least 0.1%
+    of the frame whose detail (mean absolute Laplacian of grey, levels) is below
+    ``qc.max_smooth_ratio`` x that of the ring around it (outside every removed region), where the ring
+    has at least ``qc.min_texture`` of it. Returns the descriptions of those on the product ``zone``
+    (most of the patch in it) and of those outside it."""
+    small, _ = resize_longest(cleaned, qc_option(qc_cfg, "residue_side"))
+    shape = small.shape[:2]
+    gone, product = resize_mask(removed, shape), resize_mask(zone, shape)
+    detail = np.abs(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F, ksize=3))
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(gone.view(np.uint8), connectivity=8)
+    on, off = [], []
+    for i in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= 0.001 * gone.size) + 1:
+        patch = labels == i
+        inner = erode(patch, 2)
+        ring = dilate(patch, max(4, int(np.sqrt(stats[i, cv2.CC_STAT_AREA]) / 3))) & ~dilate(gone, 1)
+        ring &= product if share_inside(patch, product) > 0.5 else ~product
+        if inner.sum() < 20 or ring.sum() < 50 or detail[ring].mean() < qc_option(qc_cfg, "min_texture"):
+            continue
+        if detail[inner].mean() < qc_option(qc_cfg, "max_smooth_ratio") * detail[ring].mean():
+            where = f"({centroids[i][0] / shape[1]:.0%}, {centroids[i][1] / shape[0]:.0%})"
+            (on if share_inside(patch, product) > 0.5 else off).append(where)
+    return on, off
+
+
+@dataclass(frozen=True)
+class Repaint:
+    """What the clean stage inpainted, as every candidate of the SKU carries it."""
+
+    share: float = 0.0                        # of the product zone (:func:`repainted_share`)
+    hidden: float = 0.0                       # its widest solid patch (:func:`hidden_patch`)
+    smooth_on_product: tuple[str, ...] = ()   # smeared patches (:func:`smooth_patches`): where
+    smooth_outside: tuple[str, ...] = ()
+
+    @classmethod
+    def measure(cls, cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, qc_cfg: dict[str, Any]) -> "Repaint":
+        on, off = smooth_patches(cleaned, removed, zone, qc_cfg)
+        return cls(repainted_share(removed, zone), hidden_patch(removed, zone), tuple(on), tuple(off))
+
+
+def repaint_findings(repaint: Repaint, original: bool, qc_cfg: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Reasons and warnings for what the clean stage inpainted (:class:`Repaint`); the smears outside
+    the product concern only the ``original`` (the one candidate showing the source's backdrop)."""
     reasons, warnings = [], []
+    repainted, hidden = repaint.share, repaint.hidden
+    smears = list(repaint.smooth_on_product) + (list(repaint.smooth_outside) if original else [])
+    if smears:
+        reasons.append(f"inpainted patch flatter than its surroundings at {', '.join(smears)}: a smear")
     if repainted > qc_option(qc_cfg, "warn_repainted"):
         repaint = f"product repainted by the clean stage: {repainted:.1%} of it (a print, a name or a pattern erased?)"
         (reasons if repainted > qc_option(qc_cfg, "max_repainted") else warnings).append(repaint)
@@ -222,12 +271,11 @@ def repaint_findings(repainted: float, hidden: float, qc_cfg: dict[str, Any]) ->
 def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray, mask: np.ndarray,
                     analysis: Analysis, ocr: TextDetector, qc_cfg: dict[str, Any], policy: str,
                     texts: list[TextRegion] | None = None, zone: np.ndarray | None = None,
-                    repainted: float = 0.0, hidden: float = 0.0) -> ScoredCandidate:
+                    repaint: Repaint = Repaint()) -> ScoredCandidate:
     """QC of one candidate ``image``: the checks of the module docstring, with reasons. ``texts``: the
     product texts of the cleaned source (:func:`product_texts`), if known; ``zone``: where the product
-    may be for an original (:func:`product_zone`; computed when not given); ``repainted``: the share
-    of the product the clean stage inpainted (:func:`repainted_share`); ``hidden``: its widest solid
-    patch (:func:`hidden_patch`)."""
+    may be for an original (:func:`product_zone`; computed when not given); ``repaint``: what the clean
+    stage inpainted (:class:`Repaint`)."""
     offset, scale = tuple(candidate.offset), float(candidate.scale)
     original = candidate.kind == "original"
     size = (image.shape[1], image.shape[0])
@@ -252,7 +300,7 @@ def score_candidate(image: np.ndarray, candidate: Candidate, cleaned: np.ndarray
     min_fid = qc_option(qc_cfg, "min_product_fidelity")
     if fidelity < min_fid:
         reasons.append(f"product changed: fidelity {fidelity:.4f} < {min_fid}")
-    repaint_reasons, repaint_warnings = repaint_findings(repainted, hidden, qc_cfg)
+    repaint_reasons, repaint_warnings = repaint_findings(repaint, original, qc_cfg)
     reasons, warnings = reasons + repaint_reasons, warnings + repaint_warnings
     if lost:
         reasons.append(f"product text lost: {', '.join(lost[:3])}")
@@ -344,12 +392,11 @@ def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: An
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
         zone = product_zone(source, mask, analysis, qc_cfg)
-        removed = storage.load_mask(cleaned.removed_mask)
-        repainted, hidden = repainted_share(removed, zone), hidden_patch(removed, zone)
+        repaint = Repaint.measure(source, storage.load_mask(cleaned.removed_mask), zone, qc_cfg)
         images = [storage.load_rgb(c.image) for c in candidates]
         kept = [storage.load_mask(c.kept_mask) if c.kept_mask else mask for c in candidates]
-        scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repainted,
-                                  hidden) for image, c, region in zip(images, candidates, kept)]
+        scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repaint)
+                  for image, c, region in zip(images, candidates, kept)]
         scored = rank_candidates([check_modesty(s, image, parser, market, qc_cfg) for s, image in zip(scored, images)])
         scored = flag_duplicates(scored, [thumbnail(image) for image in images], qc_option(qc_cfg, "duplicate_diff"))
         return rank_candidates(scored)

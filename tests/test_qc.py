@@ -1,6 +1,7 @@
 """QC a reviewer would agree with, on drawn photos: broken cut-outs (hair only, a head cut in half,
 a white garment without its white parts) fail and are not even made, the original is always
 offered; duplicates, residue outside the product and product text made illegible are flagged."""
+import cv2
 import numpy as np
 import pytest
 
@@ -11,8 +12,8 @@ from catloc.outputs import Analysis, Candidate, ScoredCandidate
 from catloc.synthetic import paint_banner
 from catloc.tasks.analyse import analyse_product
 from catloc.tasks.localize import gate_cutouts, plan_recipes
-from catloc.tasks.qc import (flag_duplicates, hidden_patch, product_texts, rank_candidates, repainted_share,
-                             score_candidate, texts_lost, thumbnail)
+from catloc.tasks.qc import (Repaint, flag_duplicates, hidden_patch, product_texts, rank_candidates, repaint_findings,
+                             repainted_share, score_candidate, texts_lost, thumbnail)
 from tests.synth import model_photo, supplier_photo
 
 
@@ -175,13 +176,14 @@ def test_a_product_repainted_by_the_clean_stage_warns_then_fails_every_candidate
     share = repainted_share(erased, truth)
     assert share > qc_cfg["max_repainted"]
     out = score_candidate(image, Candidate("c01", "c01.png", kind="original"), image, truth, analysis,
-                          engines["ocr"], qc_cfg, "keep_product_text", repainted=share)
+                          engines["ocr"], qc_cfg, "keep_product_text", repaint=Repaint(share))
     assert not out.qc_pass and "product repainted by the clean stage" in out.qc_reasons
     some = np.zeros_like(truth)
     some[180:200, 140:200] = True                          # a promo string crossing the garment, removed
     assert qc_cfg["warn_repainted"] < repainted_share(some, truth) < qc_cfg["max_repainted"]
     out = score_candidate(image, Candidate("c01", "c01.png", kind="original"), image, truth, analysis,
-                          engines["ocr"], qc_cfg, "keep_product_text", repainted=repainted_share(some, truth))
+                          engines["ocr"], qc_cfg, "keep_product_text",
+                          repaint=Repaint(repainted_share(some, truth)))
     assert out.qc_pass and "product repainted by the clean stage" in out.qc_reasons     # a warning to look at
     assert repainted_share(np.zeros_like(truth), truth) == 0.0
 
@@ -198,10 +200,30 @@ def test_a_product_hidden_under_a_card_fails_every_candidate_a_removed_string_do
     assert repainted_share(card, truth) < qc_cfg["max_repainted"]
     assert hidden_patch(card, truth) > qc_cfg["max_hidden_patch"]
     out = score_candidate(image, Candidate("c02", "c02.png", kind="studio"), image, truth, analysis, engines["ocr"],
-                          qc_cfg, "keep_product_text", repainted=repainted_share(card, truth),
-                          hidden=hidden_patch(card, truth))
+                          qc_cfg, "keep_product_text", repaint=Repaint(repainted_share(card, truth),
+                                                                      hidden_patch(card, truth)))
     assert not out.qc_pass and "product hidden under an overlay" in out.qc_reasons
     string = np.zeros_like(truth)
     string[cy - 6:cy + 6, int(xs.min()):int(xs.max())] = True  # a promo string across the garment, removed
     assert hidden_patch(string, truth) < qc_cfg["max_hidden_patch"]
     assert hidden_patch(np.zeros_like(truth), truth) == 0.0
+
+
+def test_a_smooth_fill_on_a_textured_backdrop_fails_the_original_not_the_cut_outs(qc_cfg):
+    """Text removed from a brick-like texture and filled smooth is a smear a reviewer sees; the same
+    fill on a plain backdrop is not."""
+    rng = np.random.default_rng(0)
+    textured = rng.integers(60, 200, (400, 400, 3), dtype=np.uint8)        # a coarse texture
+    textured = cv2.resize(cv2.resize(textured, (100, 100)), (400, 400), interpolation=cv2.INTER_NEAREST)
+    removed = np.zeros((400, 400), bool)
+    removed[40:90, 200:360] = True                                        # where a promo string was
+    product = np.zeros((400, 400), bool)
+    product[200:380, 100:300] = True
+    smeared = textured.copy()
+    smeared[removed] = 128                                                # a smooth fill
+    repaint = Repaint.measure(smeared, removed, product, qc_cfg)
+    assert repaint.smooth_outside and not repaint.smooth_on_product
+    assert repaint_findings(repaint, True, qc_cfg)[0] and not repaint_findings(repaint, False, qc_cfg)[0]
+    plain = np.full((400, 400, 3), 240, np.uint8)
+    assert Repaint.measure(plain, removed, product, qc_cfg) == Repaint()
+    assert Repaint.measure(textured, removed, product, qc_cfg).smooth_outside == ()  # filled with texture
