@@ -8,6 +8,9 @@ its reason (``why`` in ``clean.json``):
 3. promo text (the lexicon, ``always_remove``, the market's ``clean_promo``) -> removed, wherever it is;
 4. text in one of the market's ``strip_languages`` rendered like an overlay (flat ink, crisp edges,
    level baseline) -> removed, wherever it is (the same language printed on the product stays);
+4b. a size run (3 or more letter sizes in order, ``S M L XL XXL``: the sizes a supplier offers) read with
+   confidence, reaching off the product onto the backdrop or rendered like an overlay -> removed (a
+   size label or hang tag names one size and lies on the product; a size run printed there stays);
 5. reaching off the product onto the backdrop, read with confidence -> removed, unless it is
    rendered like a print and partly on the product (a brand print the product mask cut short);
 6. at least ``product_text_inside`` of it on the product, or on the garment by human parsing
@@ -60,6 +63,8 @@ class Finding:
     print) or ``unmeasured`` (too small or too faint to tell)."""
     on_garment: float | None = None
     """Share 0..1 of its box on the garments and accessories of a human parsing (``None``: no parser)."""
+    size_run: bool = False
+    """A run of 3 or more letter sizes in order (:func:`~tasks.clean.lexicon.is_size_run`)."""
     around_backdrop: float = 1.0
     """Share 0..1 of its box and the ring around it (half its height wide) that is open backdrop."""
 
@@ -85,6 +90,9 @@ def decide(finding: Finding, options: CleanOptions) -> Decision:
         return Decision(False, f"promo text ({finding.promo})")
     if finding.stripped and finding.rendering == COMPOSITED:
         return Decision(False, f"{finding.stripped} text composited over the photo (flat ink, crisp edges, level)")
+    if finding.size_run and not finding.unsure and (finding.crosses_backdrop or finding.rendering == COMPOSITED):
+        where = "reaching onto the backdrop" if finding.crosses_backdrop else "composited over the photo"
+        return Decision(False, f"size run (the sizes on offer) {where}")
     if finding.crosses_backdrop and not finding.unsure and not (printed and inside >= 0.15):
         return Decision(False, "reaching off the product onto the backdrop")
     if inside >= options.product_text_inside:
