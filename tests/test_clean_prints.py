@@ -178,3 +178,22 @@ def test_a_flat_dark_garment_under_a_watermark_piece_is_not_its_plate():
     x0, y0, x1, y1 = (int(round(v)) for v in mark.box)
     seed[y0:y1, x0:x1] = True
     assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
+
+
+def test_an_outlined_overlay_is_told_by_two_flat_inks_and_a_print_stays_printed():
+    """A fill with a contrasting outline (pink in white, as suppliers draw text to stand out) has two flat
+    inks: the fill lies between the surface and the outline ink and must not be taken for a soft rim."""
+    from catloc.imaging import polygon_mask
+    from catloc.tasks.clean.decisions import COMPOSITED, PRINTED
+    from catloc.tasks.clean.pipeline import rendering_verdict
+    from catloc.tasks.clean.rendering import rendering_cues
+    image, mask = shirt(512, (248, 248, 246), (30, 36, 62))
+    image = woven(image, mask)
+    outlined = paint_text(image, (170, 240), "韩版修身", synthetic.font("cjk", 40), (230, 40, 140), stroke_px=2,
+                          stroke_fill=(250, 250, 250))
+    printed = paint_print(image, (170, 240), "韩版修身", synthetic.font("cjk", 40), (230, 40, 140), angle=1.0)
+    for painted, verdict in ((outlined, COMPOSITED), (printed, PRINTED)):
+        x0, y0, x1, y1 = painted.box
+        quad = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+        cues = rendering_cues(painted.image, polygon_mask(image.shape[:2], quad), quad)
+        assert rendering_verdict(cues, SA) == verdict, cues
