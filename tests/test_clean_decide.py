@@ -266,3 +266,23 @@ def test_pieces_of_a_turned_watermark_of_other_lengths_are_one_group():
         return TextRegion(np.float32(box), text, 0.95)
     pieces = [turned("实拍盗图必究", 300), turned("实拍盗图必", 250), turned("盗图必究", 200)]
     assert tiled_watermarks(pieces, [0.0, 1.0, 1.0]) == {0, 1, 2}
+
+
+def test_a_shop_name_on_a_level_banner_is_no_tile_of_the_same_name_laid_diagonally():
+    import numpy as np
+    from catloc.engines.base import TextRegion
+    from catloc.tasks.clean.decisions import text_direction, tiled_watermarks
+
+    def turned(text, x, y, degrees, length=160, height=40):
+        a = np.radians(degrees)
+        along, across = np.float32([np.cos(a), np.sin(a)]) * length, np.float32([-np.sin(a), np.cos(a)]) * height
+        p0 = np.float32([x, y])
+        return TextRegion(np.stack([p0, p0 + along, p0 + along + across, p0 + across]), text, 0.95)
+    tiles = [turned("shop8888", x, y, -30) for x, y in ((0, 200), (300, 400), (600, 600))]
+    banner = turned("www.shop8888.com", 100, 20, 0, length=400)
+    assert round(text_direction(tiles[0].polygon)) == -30 and round(text_direction(banner.polygon)) == 0
+    assert tiled_watermarks(tiles + [banner], [0.0] * 4) == {0, 1, 2}
+    single = turned("店", 50, 50, 0, length=40)                    # one character: no direction to compare
+    assert text_direction(single.polygon) is None
+    assert tiled_watermarks([turned("潮流女装店", x, y, -30) for x, y in ((0, 0), (300, 300))] +
+                            [turned("女装店", 50, 50, 0, length=50)], [0.0] * 3) == {0, 1, 2}
