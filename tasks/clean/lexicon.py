@@ -51,8 +51,8 @@ PROMO_LEXICON: tuple[tuple[str, str], ...] = (  # (what it is, pattern)
     ("url", r"https?://|\bwww\.|\.(com|cn|net|shop|store|top)\b"),
     ("shop", r"店铺|旗舰店|专营店|专卖店|(男装|女装|童装|服饰|服装|鞋服|鞋业|箱包|饰品|精品|小)店|"
              r"淘宝|天猫|拼多多|京东|抖音|1688|\bshop\d|\bstore\d"),
-    ("contact", r"(微信|v信|\bvx\b|wechat|whats\s*app|\bqq\b|电话|手机|\btel\b|telegram)(\s*[:：]?\s*(?=[a-z_.+-]*\d)[a-z0-9_.+-]{3,})?|"
-                r"扫码|加我"),
+    ("contact", r"(微信|v信|\bvx\b|wechat|whats\s*app|\bqq\b|电话|手机|\btel\b|telegram)"
+                r"(\s*[:：]?\s*(?=[a-z_.+-]*\d)[a-z0-9_.+-]{3,})?|扫码|加我"),
     ("handle", r"(?<![\w.])@[a-z0-9_.]{3,}"),
     ("phone", r"\+\d{1,3}([\s-]?\d{2,5})+|\b1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}\b"),
 )
