@@ -4,7 +4,7 @@ import pytest
 
 from catloc.config import LANGUAGES
 from catloc.tasks.clean.decisions import COMPOSITED, PRINTED, UNMEASURED, Decision, Finding, decide, is_unsure
-from catloc.tasks.clean.lexicon import SCRIPTS, compile_promo, languages, promo_match
+from catloc.tasks.clean.lexicon import SCRIPTS, compile_promo, is_size_run, languages, promo_match, promo_on_lines
 from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.clean.pipeline import rendering_verdict
 from catloc.tasks.clean.rendering import RenderingCues
@@ -46,6 +46,22 @@ def test_4_language_alone_never_erases_a_print():
 
 def test_4_a_composited_word_not_in_a_stripped_language_and_no_promo_stays_on_the_product():
     assert decide(finding(inside=1.0, rendering=COMPOSITED), SA).keep
+
+
+def test_4b_a_size_run_laid_over_the_photo_is_removed_though_it_looks_printed():
+    sizes = finding(text="S M L XL XXL", inside=0.6, crosses_backdrop=True, rendering=PRINTED, size_run=True)
+    assert decide(sizes, KEEP) == Decision(False, "size run (the sizes on offer) reaching onto the backdrop")
+    drawn_on = finding(text="SMLXL", inside=1.0, rendering=COMPOSITED, size_run=True)
+    assert decide(drawn_on, KEEP) == Decision(False, "size run (the sizes on offer) composited over the photo")
+
+
+def test_4b_a_size_run_printed_on_the_product_or_read_unsure_stays():
+    hang_tag = finding(text="S M L XL", inside=1.0, rendering=PRINTED, size_run=True)
+    assert decide(hang_tag, KEEP) == Decision(True, "inside the product (100%)", protect=True)
+    unsure = finding(text="S M L", score=0.6, unsure=True, inside=0.5, crosses_backdrop=True, size_run=True)
+    assert decide(unsure, KEEP).keep
+    label = finding(text="XL", inside=0.6, crosses_backdrop=True, rendering=PRINTED)  # one size: no size run
+    assert decide(label, KEEP).keep
 
 
 def test_5_text_reaching_onto_the_backdrop_is_removed_though_on_the_product():
@@ -120,6 +136,9 @@ def test_is_unsure(score, promo, tiled, unsure):
     ("FREE SHIPPING", "promo words"), ("New Arrivals", "promo words"), ("品质保证 假一罚十", "promo words"),
     ("包邮", "promo words"), ("潮流女装旗舰店", "shop"), ("微信: xm88", "contact"), ("WhatsApp +86 138", "contact"),
     ("@shop_88", "handle"), ("+86 138 0000 8888", "phone"), ("www.shop8888.com", "url"), ("http://x.cn", "url"),
+    ("HOTVSALE", "promo words"), ("FREE-SHIPPING", "promo words"), ("in stock", "promo words"),  # OCR read the gap
+    ("厂家直", "promo words"), ("源头工厂", "promo words"),  # a supplier speaking of itself, read in part
+    ("优品男装店", "shop"), ("小美服饰店", "shop"), ("VX: xm2024", "contact"),
 ])
 def test_the_promo_lexicon_knows_supplier_promo_text(text, what):
     assert promo_match(text, compile_promo(True, [])) == what
@@ -127,9 +146,43 @@ def test_the_promo_lexicon_knows_supplier_promo_text(text, what):
 
 @pytest.mark.parametrize("text", ["SUMMER 1988", "BALENCIAGA", "EMPORIO ARMANI", "Reebok", "PASSIVE EXISTENCE",
                                   "I DON'T CARE", "KANSAS CITY MO", "NutritionFacts", "NET WT: 100 g", "ROSHEN",
-                                  "SPECIALTY COFFEE", "福", "5 DRIP BAGS", "info@brand"])
+                                  "SPECIALTY COFFEE", "福", "5 DRIP BAGS", "info@brand",
+                                  "MADE IN STOCKHOLM", "SHOT SALEM"])
 def test_product_words_are_not_promo(text):
     assert promo_match(text, compile_promo(True, [])) == ""
+
+
+@pytest.mark.parametrize("text, run", [
+    ("S M L XL XXL", True), ("SMLXLXXL", True), ("M/L/XL", True), ("XS, S, M", True), ("2XL 3XL 4XL", True),
+    ("XL", False), ("S M", False), ("L M S", False), ("SMLL", False), ("LOVE", False), ("SUMMER", False), ("", False),
+])
+def test_a_size_run_is_three_or_more_letter_sizes_in_order(text, run):
+    assert is_size_run(text) is run
+
+
+def quad(x0, x1, y0=0, y1=30):
+    import numpy as np
+    return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def test_a_phrase_ocr_read_as_one_box_per_word_is_promo_in_both():
+    patterns = compile_promo(True, [])
+    assert promo_on_lines(["FREE", "SHIPPING"], [quad(0, 100), quad(115, 300)], patterns) == \
+        ["promo words, with the reading beside it"] * 2
+    assert promo_on_lines(["VX:", "xm2024"], [quad(0, 60), quad(70, 200)], patterns) == \
+        ["contact", "contact, with the reading beside it"]
+    assert promo_on_lines(["HOT", "SALE"], [quad(0, 60), quad(70, 200)], patterns) == \
+        ["promo words, with the reading beside it", "discount"]
+
+
+def test_words_beside_promo_text_stay_what_they_are():
+    patterns = compile_promo(True, [])
+    assert promo_on_lines(["FREE", "SHIPPING"], [quad(0, 100), quad(115, 300, 200, 230)], patterns) == ["", ""]
+    assert promo_on_lines(["FREE", "SHIPPING"], [quad(0, 100), quad(300, 500)], patterns) == ["", ""]  # far apart
+    assert promo_on_lines(["FREE", "SHIPPING"], [quad(0, 100, 0, 20), quad(110, 300, 0, 60)], patterns) == ["", ""]
+    assert promo_on_lines(["ATHLETIC", "包邮"], [quad(0, 100), quad(110, 160)], patterns) == ["", "promo words"]
+    assert promo_on_lines(["VX:", "BROOKLYN"], [quad(0, 60), quad(70, 200)], patterns) == ["contact", ""]
+    assert promo_on_lines(["SUMMER", "1988"], [quad(0, 60), quad(70, 200)], patterns) == ["", ""]
 
 
 def test_the_lexicon_can_be_switched_off_and_extended():
@@ -213,3 +266,23 @@ def test_pieces_of_a_turned_watermark_of_other_lengths_are_one_group():
         return TextRegion(np.float32(box), text, 0.95)
     pieces = [turned("实拍盗图必究", 300), turned("实拍盗图必", 250), turned("盗图必究", 200)]
     assert tiled_watermarks(pieces, [0.0, 1.0, 1.0]) == {0, 1, 2}
+
+
+def test_a_shop_name_on_a_level_banner_is_no_tile_of_the_same_name_laid_diagonally():
+    import numpy as np
+    from catloc.engines.base import TextRegion
+    from catloc.tasks.clean.decisions import text_direction, tiled_watermarks
+
+    def turned(text, x, y, degrees, length=160, height=40):
+        a = np.radians(degrees)
+        along, across = np.float32([np.cos(a), np.sin(a)]) * length, np.float32([-np.sin(a), np.cos(a)]) * height
+        p0 = np.float32([x, y])
+        return TextRegion(np.stack([p0, p0 + along, p0 + along + across, p0 + across]), text, 0.95)
+    tiles = [turned("shop8888", x, y, -30) for x, y in ((0, 200), (300, 400), (600, 600))]
+    banner = turned("www.shop8888.com", 100, 20, 0, length=400)
+    assert round(text_direction(tiles[0].polygon)) == -30 and round(text_direction(banner.polygon)) == 0
+    assert tiled_watermarks(tiles + [banner], [0.0] * 4) == {0, 1, 2}
+    single = turned("店", 50, 50, 0, length=40)                    # one character: no direction to compare
+    assert text_direction(single.polygon) is None
+    assert tiled_watermarks([turned("潮流女装店", x, y, -30) for x, y in ((0, 0), (300, 300))] +
+                            [turned("女装店", 50, 50, 0, length=50)], [0.0] * 3) == {0, 1, 2}

@@ -13,7 +13,7 @@ from catloc.synthetic import paint_print, paint_text
 from catloc.tasks.clean.codes import detect_codes
 from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.clean.pipeline import remove_overlay_text
-from catloc.tasks.clean.plates import backdrop_colour, find_plate
+from catloc.tasks.clean.plates import backdrop_colour, find_plate, stroke_mask
 from tests.synth import shirt
 
 SA = CleanOptions(strip_languages=("zh",))
@@ -127,6 +127,24 @@ def test_a_banner_is_a_plate_and_a_photographed_garment_is_not():
     assert find_plate(mark.image, seed, backdrop_colour(mark.image)) is None
 
 
+def test_a_translucent_banner_across_a_garment_is_its_whole_rectangle():
+    """Where a translucent banner lies over a dark garment it shows the garment through in other colours
+    than the plate's: the plate is still the banner's whole rectangle, not the plate-coloured part of it
+    (a strip left behind would be smeared over the hole by the inpainting)."""
+    image = np.full((300, 800, 3), 245, np.uint8)
+    image[150:300, 250:550] = (30, 30, 34)                    # a dark garment under the banner's lower part
+    image = woven(image, np.pad(np.ones((150, 300), bool), ((150, 0), (250, 250))), seed=3)
+    banner = paint_text(image, (330, 120), "NEW", synthetic.font("sans_bold", 30), (255, 255, 255),
+                        plate=synthetic.Plate(20, 779, (220, 30, 40)), opacity=0.8)
+    seed = np.zeros((300, 800), bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in banner.box)
+    seed[y0:y1, x0:x1] = True
+    plate = find_plate(banner.image, seed, backdrop_colour(banner.image))
+    drawn = banner.mask
+    assert plate is not None and plate[drawn].mean() > 0.99, plate[drawn].mean()
+    assert not plate[drawn.any(1)][:, :15].any() and plate.sum() < 1.1 * drawn.sum()  # the banner, no more
+
+
 def test_a_print_stays_when_the_segmenter_cuts_the_product_short_at_it(engines):
     """The classical segmenter misreads model photos; a print it cuts in half must not be taken for an
     overlay reaching onto the backdrop: its rendering says it is printed."""
@@ -208,3 +226,39 @@ def test_a_card_is_found_when_the_detected_corners_cut_modules_off_the_code():
     card = np.zeros((260, 260), bool)
     card[40:220, 40:220] = True
     assert plate[card].all() and not plate[~card].any()
+
+
+def test_an_outlined_overlay_is_told_by_two_flat_inks_and_a_print_stays_printed():
+    """A fill with a contrasting outline (pink in white, as suppliers draw text to stand out) has two flat
+    inks: the fill lies between the surface and the outline ink and must not be taken for a soft rim."""
+    from catloc.imaging import polygon_mask
+    from catloc.tasks.clean.decisions import COMPOSITED, PRINTED
+    from catloc.tasks.clean.pipeline import rendering_verdict
+    from catloc.tasks.clean.rendering import rendering_cues
+    image, mask = shirt(512, (248, 248, 246), (30, 36, 62))
+    image = woven(image, mask)
+    outlined = paint_text(image, (170, 240), "韩版修身", synthetic.font("cjk", 40), (230, 40, 140), stroke_px=2,
+                          stroke_fill=(250, 250, 250))
+    printed = paint_print(image, (170, 240), "韩版修身", synthetic.font("cjk", 40), (230, 40, 140), angle=1.0)
+    for painted, verdict in ((outlined, COMPOSITED), (printed, PRINTED)):
+        x0, y0, x1, y1 = painted.box
+        quad = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+        cues = rendering_cues(painted.image, polygon_mask(image.shape[:2], quad), quad)
+        assert rendering_verdict(cues, SA) == verdict, cues
+
+
+def test_a_flat_promo_string_on_a_busy_print_is_masked_at_its_inks_not_its_box():
+    """On a busy floral print a median filter takes the pattern away with the text; the text's flat ink,
+    frequent in its box and rare around it, still tells its strokes, so the print between them stays."""
+    rng = np.random.default_rng(4)
+    tiles = rng.choice(np.array([(200, 40, 60), (30, 90, 160), (240, 240, 235), (60, 140, 70), (20, 20, 25)],
+                                np.uint8), size=(40, 100))
+    pattern = cv2.resize(tiles, (800, 320), interpolation=cv2.INTER_NEAREST)
+    sale = paint_text(pattern, (250, 130), "HOT SALE", synthetic.font("sans", 40), (250, 210, 0))
+    x0, y0, x1, y1 = (int(round(v)) for v in sale.box)
+    box = np.zeros(pattern.shape[:2], bool)
+    box[y0:y1, x0:x1] = True
+    mask, how = stroke_mask(sale.image, box, 4)
+    assert how == "ink strokes", how
+    assert mask[sale.mask].mean() > 0.99, mask[sale.mask].mean()      # every pixel the text changed
+    assert mask[box].mean() < 0.9, mask[box].mean()                    # the box fallback: all of it

@@ -8,6 +8,9 @@ its reason (``why`` in ``clean.json``):
 3. promo text (the lexicon, ``always_remove``, the market's ``clean_promo``) -> removed, wherever it is;
 4. text in one of the market's ``strip_languages`` rendered like an overlay (flat ink, crisp edges,
    level baseline) -> removed, wherever it is (the same language printed on the product stays);
+4b. a size run (3 or more letter sizes in order, ``S M L XL XXL``: the sizes a supplier offers) read with
+   confidence, reaching off the product onto the backdrop or rendered like an overlay -> removed (a
+   size label or hang tag names one size and lies on the product; a size run printed there stays);
 5. reaching off the product onto the backdrop, read with confidence -> removed, unless it is
    rendered like a print and partly on the product (a brand print the product mask cut short);
 6. at least ``product_text_inside`` of it on the product, or on the garment by human parsing
@@ -60,6 +63,8 @@ class Finding:
     print) or ``unmeasured`` (too small or too faint to tell)."""
     on_garment: float | None = None
     """Share 0..1 of its box on the garments and accessories of a human parsing (``None``: no parser)."""
+    size_run: bool = False
+    """A run of 3 or more letter sizes in order (:func:`~tasks.clean.lexicon.is_size_run`)."""
     around_backdrop: float = 1.0
     """Share 0..1 of its box and the ring around it (half its height wide) that is open backdrop."""
 
@@ -85,6 +90,9 @@ def decide(finding: Finding, options: CleanOptions) -> Decision:
         return Decision(False, f"promo text ({finding.promo})")
     if finding.stripped and finding.rendering == COMPOSITED:
         return Decision(False, f"{finding.stripped} text composited over the photo (flat ink, crisp edges, level)")
+    if finding.size_run and not finding.unsure and (finding.crosses_backdrop or finding.rendering == COMPOSITED):
+        where = "reaching onto the backdrop" if finding.crosses_backdrop else "composited over the photo"
+        return Decision(False, f"size run (the sizes on offer) {where}")
     if finding.crosses_backdrop and not finding.unsure and not (printed and inside >= 0.15):
         return Decision(False, "reaching off the product onto the backdrop")
     if inside >= options.product_text_inside:
@@ -114,20 +122,25 @@ def is_unsure(score: float, promo: bool, tiled: bool, options: CleanOptions) -> 
 def tiled_watermarks(texts: list[TextRegion], insides: list[float], min_repeats: int = 3) -> set[int]:
     """Indices of text regions that belong to a tiled watermark.
 
-    A tiled watermark repeats one string across the photo in one size, so OCR reads it, or
-    overlapping pieces of it, several times. Two readings are pieces of one string when they
+    A tiled watermark repeats one string across the photo in one size and at one angle, so OCR reads
+    it, or overlapping pieces of it, several times. Two readings are pieces of one string when they
     share a run of at least 2 CJK or 4 other characters that is at least half of the shorter
-    one (:func:`_shared_run`; "ing" shared by "Whitening" and "Anti-aging" is not enough) and their
-    boxes are about as tall (within 1.35 x). A reading linked so to at least ``min_repeats - 1``
-    others forms a group; a group is a watermark when at least one of its members lies on the
+    one (:func:`_shared_run`; "ing" shared by "Whitening" and "Anti-aging" is not enough), their
+    boxes are about as tall (within 1.35 x) and, where both are words rather than single characters
+    (:func:`text_direction`), run the same way (within 12 degrees: the shop's name on a level banner
+    is no tile of the same name laid diagonally over the photo). A reading linked so to at least
+    ``min_repeats - 1`` others forms a group; a group is a watermark when at least one of its members lies on the
     backdrop (``insides`` below 0.5: a monogram printed only on the product is left alone).
     """
     keys = [re.sub(r"\s+", "", t.text).lower() for t in texts]
     heights = [text_height(t.polygon) for t in texts]
+    directions = [text_direction(t.polygon) for t in texts]
 
     def linked(i: int, j: int) -> bool:
         tall = max(heights[i], heights[j]) <= 1.35 * min(heights[i], heights[j]) + 1.0
-        return tall and _shared_run(keys[i], keys[j])
+        a, b = directions[i], directions[j]
+        turned = a is not None and b is not None and abs((a - b + 90.0) % 180.0 - 90.0) > 12.0
+        return tall and not turned and _shared_run(keys[i], keys[j])
 
     tiled: set[int] = set()
     for i in range(len(texts)):
@@ -158,3 +171,17 @@ def text_height(polygon: np.ndarray) -> float:
     if len(points) < 3:
         return 0.0
     return float(min(cv2.minAreaRect(points.reshape(-1, 1, 2))[1]))
+
+
+def text_direction(polygon: np.ndarray) -> float | None:
+    """The angle (degrees, -90..90, image y down) of a reading's top edge, its first two corners of
+    ``polygon`` ((4, 2) px, clockwise from the top left as OCR gives them); ``None`` when the box is no
+    longer than 1.5 x its height (a single character: its direction is not to be told)."""
+    points = np.asarray(polygon, np.float32).reshape(-1, 2)
+    if len(points) != 4:
+        return None
+    along, across = np.linalg.norm(points[1] - points[0]), np.linalg.norm(points[3] - points[0])
+    if along < 1.5 * max(across, 1.0):
+        return None
+    dx, dy = points[1] - points[0]
+    return float((np.degrees(np.arctan2(dy, dx)) + 90.0) % 180.0 - 90.0)

@@ -29,19 +29,41 @@ SCRIPTS: dict[str, str] = {  # language -> character class of its script
 }
 _SCRIPT_RE = {lang: re.compile(f"[{chars}]") for lang, chars in SCRIPTS.items()}
 
+GAP = r"\s*[^\s\d]?\s*"
+"""Between the words of a promo phrase: spaces, or one stray sign or letter where OCR read the gap
+(``"HOTVSALE"``, ``"FREE-SHIPPING"``)."""
+
+
+def _phrase(*words: str) -> str:
+    """A promo phrase: ``words`` (regular expressions) from a word boundary on, with a :data:`GAP` between each two."""
+    return r"\b" + GAP.join(words)
+
+
 PROMO_LEXICON: tuple[tuple[str, str], ...] = (  # (what it is, pattern)
     ("price", r"[¥￥$€£]\s*\d|\d\s*[¥￥元€£]|\b(us\$|usd|rmb|cny)\s*\d|\d+(\.\d+)?\s*(元|块)"),
     ("discount", r"\d+\s*%\s*(off|折)|\bsale\b|\bdiscount|\bclearance\b|\d+(\.\d)?\s*折|满\d+减|秒杀|清仓|优惠|折扣"),
-    ("promo words", r"free\s*shipping|new\s*arrivals?|hot\s*sale|best\s*sell|limited\s*time|buy\s*\d+\s*get|"
-                    r"in\s*stock|wholesale|drop\s*shipping|factory\s*(direct|price)"),
-    ("promo words", r"包邮|厂家直销|一件代发|批发|特价|促销|爆款|热卖|新款上市|新品上市|现货|品质保证|假一罚|"
+    ("promo words", "|".join([_phrase("free", "shipping"), _phrase("new", r"arrivals?"), _phrase("hot", "sale"),
+                              _phrase("best", "sell"), _phrase("limited", "time"), r"buy\s*\d+\s*get",
+                              _phrase("in", r"stock\b"), "wholesale", _phrase("drop", "shipping"),
+                              _phrase("factory", "(direct|price|outlet)")])),
+    ("promo words", r"包邮|厂家|源头|一件代发|批发|特价|促销|爆款|热卖|新款上市|新品上市|现货|品质保证|假一罚|"
                     r"实拍|正品保证|限时|拍下|下单|包退|包换|无理由|盗图|原创|授权|代理"),
     ("url", r"https?://|\bwww\.|\.(com|cn|net|shop|store|top)\b"),
-    ("shop", r"店铺|旗舰店|专营店|专卖店|淘宝|天猫|拼多多|京东|抖音|1688|\bshop\d|\bstore\d"),
-    ("contact", r"微信|v信|\bvx\b|wechat|whats\s*app|\bqq\b|电话|手机|\btel\b|telegram|扫码|加我"),
+    ("shop", r"店铺|旗舰店|专营店|专卖店|(男装|女装|童装|服饰|服装|鞋服|鞋业|箱包|饰品|精品|小)店|"
+             r"淘宝|天猫|拼多多|京东|抖音|1688|\bshop\d|\bstore\d"),
+    ("contact", r"(微信|v信|\bvx\b|wechat|whats\s*app|\bqq\b|电话|手机|\btel\b|telegram)"
+                r"(\s*[:：]?\s*(?=[a-z_.+-]*\d)[a-z0-9_.+-]{3,})?|扫码|加我"),
     ("handle", r"(?<![\w.])@[a-z0-9_.]{3,}"),
     ("phone", r"\+\d{1,3}([\s-]?\d{2,5})+|\b1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}\b"),
 )
+"""The built-in promo lexicon. A contact word takes the id after it with it (``"VX: xm2024"``; an id
+has a digit, so a brand word beside a contact word is not taken for one), so that
+an id OCR read as a box of its own is promo with it (:func:`promo_on_lines`); ``厂家``/``源头``
+(manufacturer, source factory) is how a supplier, never a product, speaks of itself; a shop is a
+name ending in one of the shop words Chinese marketplaces use (旗舰店, 专营店, 男装店, 服饰店, 小店 ...)."""
+
+SIZE_RUN = re.compile(r"(XXS|2XS)?(XS)?(S)?(M)?(L)?(XL)?(XXL|2XL)?(XXXL|3XL)?(4XL)?(5XL)?(6XL)?")
+"""Letter sizes in ascending order, each at most once (separators taken out first)."""
 
 
 def compile_promo(lexicon: bool, extra: Iterable[str]) -> list[tuple[str, re.Pattern]]:
@@ -55,6 +77,54 @@ def compile_promo(lexicon: bool, extra: Iterable[str]) -> list[tuple[str, re.Pat
 def promo_match(text: str, patterns: list[tuple[str, re.Pattern]]) -> str:
     """The name of the first of ``patterns`` found in ``text``, or ``""``."""
     return next((name for name, pattern in patterns if pattern.search(text)), "")
+
+
+def promo_on_lines(texts: list[str], polygons: list[np.ndarray], patterns: list[tuple[str, re.Pattern]]
+                   ) -> list[str]:
+    """Per reading, the name of the promo pattern it matches (:func:`promo_match`) or, failing that, one
+    it matches together with the reading beside it on its line (``"... with the reading beside it"``):
+    OCR often reads a phrase as one box per word (``"FREE"`` and ``"SHIPPING"``, ``"VX:"`` and
+    ``"xm2024"``), and a word that is no promo on its own is promo in such a phrase. A match counts
+    for both readings when it takes letters of both; ``polygons`` ((N, 2) px each) give the lines
+    (:func:`side_by_side`)."""
+    out = [promo_match(t, patterns) for t in texts]
+    for i, j in side_by_side(polygons):
+        if out[i] and out[j]:
+            continue
+        joined, cut = f"{texts[i]} {texts[j]}", len(texts[i])
+        for name, pattern in patterns:
+            if any(m.start() < cut and m.end() > cut + 1 for m in pattern.finditer(joined)):
+                for k in (i, j):
+                    out[k] = out[k] or f"{name}, with the reading beside it"
+                break
+    return out
+
+
+def side_by_side(polygons: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Pairs (left, right) of readings next on one line: their boxes about as tall (within 1.5 x),
+    their centres less than half the lower box's height apart vertically, and the gap from the left
+    one's right edge to the right one's left edge between -0.3 and 1.5 box heights."""
+    boxes = [(p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max())
+             for p in (np.asarray(q, np.float32).reshape(-1, 2) for q in polygons)]
+    pairs = []
+    for i, (ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for j, (bx0, by0, bx1, by1) in enumerate(boxes):
+            ha, hb = ay1 - ay0, by1 - by0
+            if i == j or min(ha, hb) <= 0 or max(ha, hb) > 1.5 * min(ha, hb):
+                continue
+            level = abs((ay0 + ay1) - (by0 + by1)) / 2 < 0.5 * min(ha, hb)
+            if level and ax0 < bx0 and -0.3 * min(ha, hb) <= bx0 - ax1 <= 1.5 * max(ha, hb):
+                pairs.append((i, j))
+    return pairs
+
+
+def is_size_run(text: str) -> bool:
+    """Whether ``text`` is a run of at least 3 letter sizes in ascending order (``"S M L XL XXL"``,
+    ``"M/L/XL"``, ``"SMLXL"`` as OCR runs them together): the sizes a supplier offers, not a size label
+    (which names one size)."""
+    compact = re.sub(r"[\s,/|·.、，-]+", "", text.upper())
+    match = SIZE_RUN.fullmatch(compact)
+    return bool(compact) and match is not None and sum(g is not None for g in match.groups()) >= 3
 
 
 def languages(text: str) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from catloc.imaging import dilate, largest_components, polygon_mask, share_insid
 from catloc.tasks.clean.codes import code_mask, detect_codes
 from catloc.tasks.clean.decisions import (COMPOSITED, PRINTED, UNMEASURED, Decision, Finding, decide, is_unsure,
                                           tiled_watermarks)
-from catloc.tasks.clean.lexicon import compile_promo, languages, promo_match, split_mixed
+from catloc.tasks.clean.lexicon import compile_promo, is_size_run, languages, promo_on_lines, split_mixed
 from catloc.tasks.clean.options import CleanOptions
 from catloc.tasks.clean.rendering import RenderingCues, looks_composited, rendering_cues
 from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
@@ -151,7 +151,7 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
     insides = [share_inside(m, product) for m in masks]
     crossing, around = crosses_backdrop(image, detections, product, options)
     tiled = tiled_watermarks(texts, insides)
-    promo = [promo_match(t.text, patterns) for t in texts]
+    promo = promo_on_lines([t.text for t in texts], [t.polygon for t in texts], patterns)
     unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
     if any(unsure):
         body = _main_body(image, detections, unsure, inpainter, segmenter, options)
@@ -168,7 +168,7 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
                         has_plate=detections.plates[i] is not None and not unsure[i], stripped=stripped[i],
                         rendering=UNMEASURED if cues[i] is None else rendering_verdict(cues[i], options),
                         on_garment=None if garment is None else share_inside(masks[i], garment),
-                        around_backdrop=around[i])
+                        around_backdrop=around[i], size_run=is_size_run(t.text))
                 for i, t in enumerate(texts)]
     return product, findings, cues
 
@@ -309,6 +309,7 @@ def clean_report(detections: Detections, findings: list[Finding], cues: list[Ren
     texts = [{**region.to_dict(), "inside_product": round(finding.inside, 3),
               "decision": "kept" if decision.keep else "removed", "why": decision.reason, "mask": kind,
               "languages": list(languages(region.text)), "promo": finding.promo, "rendering": finding.rendering,
+              "crosses_backdrop": finding.crosses_backdrop, "size_run": finding.size_run,
               **({} if cue is None else {"cues": cue.to_dict()}),
               **({} if finding.on_garment is None else {"on_garment": round(finding.on_garment, 3)})}
              for region, finding, cue, decision, kind in zip(detections.texts, findings, cues, decisions, mask_kinds)]

@@ -76,7 +76,9 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
     the finding (across the photo's width, for a banner), a hard edge, one flat colour (spread
     at most ``max_spread`` levels: 1.4826 x the median absolute deviation), a compact shape, at most
     ``max_area_ratio`` x the finding (a level, long rectangle -- a banner -- up to 12 times that), and
-    at most 12% of the photo.
+    at most 12% of the photo. A banner is its whole bounding rectangle: a translucent banner shows the
+    product through it in other colours than the plate's, and a strip of it left behind would be
+    spread over the hole by the inpainting.
     """
     x, y, width, height = cv2.boundingRect(seed.view(np.uint8))
     if width == 0 or height == 0:
@@ -96,12 +98,16 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
         _, labels = cv2.connectedComponents(similar.view(np.uint8), connectivity=8)
         touching = np.unique(labels[near & similar])
         region = np.isin(labels, touching[touching > 0])
-        if not _is_plate(window, region, local, plate_colour, (y0 > 0, y1 < h, x0 > 0, x1 < w),
-                         tolerance, max_area_ratio, max_spread):
+        kind = _is_plate(window, region, local, plate_colour, (y0 > 0, y1 < h, x0 > 0, x1 < w),
+                         tolerance, max_area_ratio, max_spread)
+        if not kind:
             continue
         plate = np.zeros_like(seed)
         closed = erode(dilate(region | local, max(3, height // 6)), max(3, height // 6))  # notches a mark cut
         plate[y0:y1, x0:x1] = fill_holes(closed | region | local)
+        if kind == "banner":  # a level rectangle, also where the product shows through it in other colours
+            bx, by, bw, bh = cv2.boundingRect(plate.view(np.uint8))
+            plate[by:by + bh, bx:bx + bw] = True
         if plate.sum() > 0.12 * plate.size:
             continue  # a plate that large is a garment or a wall, not a sticker or banner
         return plate
@@ -110,34 +116,37 @@ def find_plate(image: np.ndarray, seed: np.ndarray, backdrop: np.ndarray, colour
 
 def _is_plate(window: np.ndarray, region: np.ndarray, local: np.ndarray, plate_colour: np.ndarray,
               interior: tuple[bool, bool, bool, bool], tolerance: float, max_area_ratio: float,
-              max_spread: float) -> bool:
+              max_spread: float) -> str:
     """Whether ``region`` (bool, the plate-coloured pixels touching the finding ``local`` in ``window``)
     is a drawn plate: not reaching the window's sides that lie inside the photo (``interior``: top,
     bottom, left, right), a hard outline, a flat colour, solid (75% of its convex hull: a watermark
     crossing it notches it), and not too
     large for the finding (a banner -- 75% of its bounding rectangle, level, at least 3 times as long as
-    it is high -- may be 12 x ``max_area_ratio`` times its area)."""
+    it is high -- may be 12 x ``max_area_ratio`` times its area). Returns ``"banner"``, ``"plate"`` or
+    ``""`` (none)."""
     area, seed_area = int(region.sum()), int(local.sum())
     if area < 0.2 * seed_area:
-        return False
+        return ""
     edges = (region[0], region[-1], region[:, 0], region[:, -1])
     if any(inside and edge.any() for inside, edge in zip(interior, edges)):
-        return False  # not bounded near the finding
+        return ""  # not bounded near the finding
     outline = dilate(region, 2) & ~region
     if outline.any() and np.median(colour_distance(window[outline], plate_colour)) < 2 * tolerance:
-        return False  # a soft edge: shading on a garment, not a printed plate
+        return ""  # a soft edge: shading on a garment, not a printed plate
     pixels = window[region].astype(np.float32)
     if float(1.4826 * np.median(np.abs(pixels - np.median(pixels, axis=0)), axis=0).max()) > max_spread:
-        return False  # a photographed surface, not one flat drawn colour (a watermark across it is let be)
+        return ""  # a photographed surface, not one flat drawn colour (a watermark across it is let be)
     filled = fill_holes(region | local)
     contours, _ = cv2.findContours(filled.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(contours))
     if filled.sum() < 0.75 * max(1.0, cv2.contourArea(hull)):
-        return False
+        return ""
     (_, _), (rw, rh), angle = cv2.minAreaRect(np.concatenate(contours))
     level = min(angle % 90.0, 90.0 - angle % 90.0) <= 3.0
     banner = filled.sum() >= 0.75 * rw * rh and level and max(rw, rh) >= 3 * min(rw, rh)
-    return area <= max_area_ratio * seed_area * (12 if banner else 1)
+    if area > max_area_ratio * seed_area * (12 if banner else 1):
+        return ""
+    return "banner" if banner else "plate"
 
 
 def _plate_colours(window: np.ndarray, local: np.ndarray, ring: np.ndarray, colour: np.ndarray | None,
@@ -169,8 +178,9 @@ def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[
 
     When the box sits on a uniform surround, the strokes are the pixels that differ from the
     surround's colour; on a textured surround (the product) they are the pixels a median
-    filter wider than a stroke takes away. When that finds no clear strokes the whole box is
-    used. Returns (mask, ``strokes``, ``strokes on texture`` or ``box``).
+    filter wider than a stroke takes away, or, on a surface so busy that the median takes most of the
+    box, the pixels of the text's flat inks (:func:`ink_strokes`). When that finds no clear strokes the
+    whole box is used. Returns (mask, ``strokes``, ``strokes on texture``, ``ink strokes`` or ``box``).
     """
     win = bbox_window(region, max(3, dilate_px) + 2 + 32)  # room for the surround and the median filter
     if win is None:
@@ -188,8 +198,9 @@ def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[
         k = min(31, max(7, (height // 2) | 1))
         strokes = (colour_distance(crop, cv2.medianBlur(crop, k)) > 24.0) & local
         how = "strokes on texture"
-        if strokes.sum() > 0.6 * local.sum():
-            strokes[:] = False
+        if strokes.sum() > 0.6 * local.sum():  # a busy print: the median takes its pattern away too
+            inked = ink_strokes(crop, local, dilate(local, max(6, height // 2)) & ~local)
+            strokes, how = (inked, "ink strokes") if inked is not None else (np.zeros_like(strokes), how)
     if not strokes.any():
         out[win] = dilate(local, dilate_px)
         return out, "box"
@@ -197,3 +208,25 @@ def stroke_mask(image: np.ndarray, region: np.ndarray, dilate_px: int) -> tuple[
     width = float(cv2.distanceTransform(strokes.view(np.uint8), cv2.DIST_L2, 3).max())
     out[win] = dilate(strokes, dilate_px + int(np.ceil(width / 2))) & dilate(local, dilate_px + 2)
     return out, how
+
+
+def ink_strokes(crop: np.ndarray, local: np.ndarray, ring: np.ndarray, max_share: float = 0.6) -> np.ndarray | None:
+    """The strokes (bool (h, w)) of a text drawn in flat inks over a busy surface, or ``None``.
+
+    The inks are the colours (16-level bins of ``crop``'s RGB) that make up at least 3% of the box
+    ``local`` and are at least 4 x rarer in the ``ring`` around it (a drawn text's flat ink is in the
+    box and not around it; a print's colours are everywhere on the fabric). The strokes are the box's
+    pixels within 24 levels of one of those colours; ``None`` unless they are 3% to ``max_share`` of
+    the box.
+    """
+    if not ring.any() or not local.any():
+        return None
+    codes = (crop // 16).astype(np.int32) @ np.array([256, 16, 1])
+    inside = np.bincount(codes[local], minlength=4096) / local.sum()
+    around = np.bincount(codes[ring], minlength=4096) / ring.sum()
+    inks = np.flatnonzero((inside >= 0.03) & (inside >= 4 * around))
+    strokes = np.zeros(local.shape, bool)
+    for ink in inks:
+        colour = crop[local & (codes == ink)].astype(np.float32).mean(axis=0)
+        strokes |= local & (colour_distance(crop, colour) <= 24.0)
+    return strokes if 0.03 * local.sum() <= strokes.sum() <= max_share * local.sum() else None
