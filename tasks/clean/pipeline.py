@@ -192,7 +192,7 @@ def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndar
     the plate's surroundings lie on the product (a print stays on the product) -- and the share of
     its box grown by half its height that is open backdrop."""
     open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
-    crossing = [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
+    crossing = [share_inside(m, open_backdrop) >= options.on_backdrop if p is None
                 else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
                 for m, p in zip(detections.text_masks, detections.plates)]
     around = [share_inside(dilate(m, max(2, cv2.boundingRect(m.view(np.uint8))[3] // 2)), open_backdrop)
