@@ -153,7 +153,7 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
     tiled = tiled_watermarks(texts, insides)
     promo = [promo_match(t.text, patterns) for t in texts]
     unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
-    if any(unsure):
+    if any(u and inside < 1.0 for u, inside in zip(unsure, insides)):  # a share of 1 cannot grow: no second look
         body = _main_body(image, detections, unsure, inpainter, segmenter, options)
         insides = [max(inside, share_inside(m, body)) if unsure[i] else inside for i, (m, inside) in
                    enumerate(zip(masks, insides))]
