@@ -123,4 +123,5 @@ def _tune_sessions(ocr, threads: int) -> None:
             raise EngineLoadError("rapidocr engine: cannot tell which model file an ONNX session was loaded "
                                   "from (onnxruntime changed?); expected the det, cls and rec .onnx files of "
                                   "rapidocr_onnxruntime/models")
-        holder.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        cpu = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})  # grow by what a run needs
+        holder.session = ort.InferenceSession(path, sess_options=options, providers=[cpu])
