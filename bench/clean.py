@@ -172,8 +172,9 @@ def case_line(i: int, total: str, case: dict) -> str:
     lost = [r["text"] for r in rows if r["kind"] in ("photo_text", "print") and r.get("legible_before")
             and not r["legible_after"]]
     w, h = case["size"]
-    return (f"[{i:3d}/{total}] {case['category']:10s} {case['name'][:44]:44s} {w}x{h} clean {case['seconds']:.2f}s (cpu {case['cpu_seconds']:.2f}s, load {case['load']:.1f}) "
-            f"psnr-out {case['psnr_outside_db']}  left: {left}  lost: {lost}")
+    return (f"[{i:3d}/{total}] {case['category']:10s} {case['name'][:44]:44s} {w}x{h} clean {case['seconds']:.2f}s "
+            f"(cpu {case['cpu_seconds']:.2f}s, load {case['load']:.1f}) psnr-out {case['psnr_outside_db']}  "
+            f"left: {left}  lost: {lost}")
 
 
 def save_example(path: Path, image, result, items) -> None:

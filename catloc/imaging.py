@@ -191,11 +191,11 @@ def _dilate_by_rows(mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     for row, half in enumerate(halves):
         if half < 0:
             continue
-        dy, src = row - radius, by_half[half]
+        dy, src = row - radius, by_half[half]  # out[y] takes src[y + dy], as cv2.dilate's element row does
         if dy >= 0:
-            np.maximum(out[dy:], src[:h - dy], out=out[dy:])
+            np.maximum(out[:h - dy], src[dy:], out=out[:h - dy])
         else:
-            np.maximum(out[:h + dy], src[-dy:], out=out[:h + dy])
+            np.maximum(out[-dy:], src[:h + dy], out=out[-dy:])
     return out
 
 

@@ -22,7 +22,8 @@ def test_merging_touching_boxes_equals_the_components_of_the_drawn_boxes(seed):
     boxes = []
     for _ in range(40):
         x0, y0 = int(rng.integers(0, shape[1] - 2)), int(rng.integers(0, shape[0] - 2))
-        boxes.append((x0, y0, int(min(shape[1], x0 + rng.integers(1, 60))), int(min(shape[0], y0 + rng.integers(1, 60)))))
+        x1, y1 = int(min(shape[1], x0 + rng.integers(1, 60))), int(min(shape[0], y0 + rng.integers(1, 60)))
+        boxes.append((x0, y0, x1, y1))
     assert merge_touching(boxes) == drawn_components(boxes, shape)
 
 
