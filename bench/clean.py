@@ -25,13 +25,17 @@ reported per category and for all (table on stdout, ``--json`` for everything, p
                          legible on the clean photo that are still legible after cleaning, at output size
   drawn print legible    the same for the drawn brand print
   PSNR outside           between cleaned and clean original, outside every drawn pixel grown by 12 px
-  seconds                wall time of the clean call; per 1024-px image: x (1024 / longer side)²
+  seconds                wall time of the clean call; per 1024-px image: x (1024 / longer side)²; every case
+                         also records its CPU seconds (all threads) and the 1-minute load average it ran at
+  --profile              wall and CPU seconds per step of the clean stage and per engine
+                         (``bench/clean_profile.py``), per category, after the figures
 
 Run from the repository root:
   .venv/bin/python bench/clean.py --n 24 --seed 0
   .venv/bin/python bench/clean.py --corpus ../shared/corpus/dev2 --photo-overlays bench/photo_overlays.yaml \
       --json bench/out/dev2.json
   .venv/bin/python bench/clean.py --corpus ../shared/corpus/dev2 --n 8 --save-examples bench/out/examples
+  .venv/bin/python bench/clean.py --corpus ../shared/corpus/dev2 --n 12 --profile
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ import re
 import sys
 import time
 import zlib
+from contextlib import nullcontext
 from pathlib import Path
 
 import cv2
@@ -57,6 +62,7 @@ from catloc.tasks.clean.options import CleanOptions  # noqa: E402
 from catloc.tasks.clean.pipeline import remove_overlay_text  # noqa: E402
 from catloc.tasks.ingest import decode_image  # noqa: E402
 from clean_layout import make_case, quad_box  # noqa: E402
+from clean_profile import StepClock, load_average, print_profile, summarise_profile  # noqa: E402
 from clean_score import judge, photo_text, print_table, summarise  # noqa: E402
 from tests.synth import supplier_photo  # noqa: E402
 
@@ -142,12 +148,18 @@ def run_case(args, engines, options, category: str, name: str, clean: np.ndarray
                                    watermark=rng.random() < 1 / 3)
     items = truth + items
     cv2.setRNGSeed(args.seed)
-    t0 = time.perf_counter()
-    result = remove_overlay_text(image, ocr, inpainter, segmenter, options)
-    seconds = time.perf_counter() - t0
+    clock = StepClock() if args.profile else None
+    load = load_average()
+    with clock.steps() if clock else nullcontext():
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = remove_overlay_text(image, *(clock.engines(*engines) if clock else engines), options)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     h, w = image.shape[:2]
+    per_1024 = (1024 / max(h, w)) ** 2
     case = {"category": category, "name": name, "size": [w, h], "seconds": round(seconds, 3),
-            "seconds_1024": round(seconds * (1024 / max(h, w)) ** 2, 3),
+            "seconds_1024": round(seconds * per_1024, 3), "cpu_seconds": round(cpu, 3),
+            "cpu_seconds_1024": round(cpu * per_1024, 3), "load": load,
+            **({"profile": clock.record(per_1024)} if clock else {}),
             **judge(ocr, base, image, result.cleaned, result.removed_mask | result.deblended_mask, items)}
     return case, (image, result, items)
 
@@ -161,7 +173,8 @@ def case_line(i: int, total: str, case: dict) -> str:
             and not r["legible_after"]]
     w, h = case["size"]
     return (f"[{i:3d}/{total}] {case['category']:10s} {case['name'][:44]:44s} {w}x{h} clean {case['seconds']:.2f}s "
-            f"psnr-out {case['psnr_outside_db']}  left: {left}  lost: {lost}")
+            f"(cpu {case['cpu_seconds']:.2f}s, load {case['load']:.1f}) psnr-out {case['psnr_outside_db']}  "
+            f"left: {left}  lost: {lost}")
 
 
 def save_example(path: Path, image, result, items) -> None:
@@ -201,6 +214,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                              "not product text")
     ap.add_argument("--json", help="write the figures and every item's result here")
     ap.add_argument("--save-examples", help="folder for input | cleaned | masks pictures")
+    ap.add_argument("--profile", action="store_true", help="time the clean stage step by step and per engine "
+                                                            "(wall and CPU seconds; bench/clean_profile.py)")
     return ap.parse_args(argv)
 
 
@@ -230,9 +245,12 @@ def main(argv: list[str] | None = None) -> dict:
     summary = summarise(cases)
     print_table(summary, f"\nclean benchmark: {len(cases)} photos from {args.corpus or 'drawing'}, seed {args.seed}, "
                          f"market {args.market}, total {time.perf_counter() - t_start:.0f} s")
+    profile = summarise_profile(cases) if args.profile else None
+    if profile:
+        print_profile(profile)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"summary": summary, "args": vars(args),
+        Path(args.json).write_text(json.dumps({"summary": summary, "profile": profile, "args": vars(args),
                                                "clean_options": dataclasses.asdict(options), "cases": cases},
                                               ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     return summary

@@ -103,12 +103,13 @@ def test_dilate_and_erode_ellipse_and_square():
     assert not dilate(np.zeros((3, 3), bool), 2).any()
 
 
-@pytest.mark.parametrize("px", [1, 2, 4, 7])
+@pytest.mark.parametrize("px", [1, 2, 4, 7, 8, 13, 30])
 @pytest.mark.parametrize("square", [False, True])
 def test_morphology_on_the_bounding_box_equals_the_whole_array(px, square):
     rng = np.random.default_rng(px)
-    mask = np.zeros((40, 50), bool)
+    mask = np.zeros((80, 50), bool)
     mask[3:20, 30:50] = rng.random((17, 20)) > 0.3
+    mask[50:60, 10:25] = rng.random((10, 15)) > 0.9
     mask[0:6, 0:4] = True
     shape = cv2.MORPH_RECT if square else cv2.MORPH_ELLIPSE
     kernel = cv2.getStructuringElement(shape, (2 * px + 1, 2 * px + 1))

@@ -219,6 +219,31 @@ def test_rapidocr_find_then_read_equals_detect(engines):
     assert [r.text for r in ocr.read(small, ocr.find(small))] == [r.text for r in ocr.detect(small)]
 
 
+def test_rapidocr_sessions_are_tuned_and_give_the_packaged_sessions_results(engines):
+    """The engine's ONNX Runtime sessions (threads, no spinning, arena) are its own, made once at
+    load; detection boxes and readings equal those of RapidOCR's own sessions."""
+    import os
+
+    from rapidocr_onnxruntime import RapidOCR
+
+    from catloc.engines.ocr_rapidocr import RapidOCRDetector
+    ocr = engines["ocr"]._ocr
+    for session in (ocr.text_det.infer.session, ocr.text_cls.infer.session, ocr.text_rec.session.session):
+        options = session.get_session_options()
+        assert options.intra_op_num_threads == os.cpu_count() and options.enable_cpu_mem_arena
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    plain = RapidOCR(det_limit_type="max", print_verbose=False)
+    image, _, _ = supplier_photo(640, qr=False)
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    boxes, _ = ocr.text_det(bgr)
+    expected, _ = plain.text_det(bgr)
+    assert len(boxes) >= 3 and np.array_equal(boxes, expected)
+    crops = ocr.get_crop_img_list(bgr, list(boxes))
+    assert ocr.text_rec(crops, False)[0] == plain.text_rec(crops, False)[0]
+    with pytest.raises(EngineLoadError, match="threads"):
+        RapidOCRDetector(threads=-1)
+
+
 def test_a_quadrilateral_over_plain_fabric_is_not_taken_for_a_code():
     """OpenCV's QR detector sometimes returns a huge quadrilateral over a garment; removing that
     'code' would repaint the product, so findings must look like a code."""

@@ -11,9 +11,17 @@ Steps of :meth:`RapidOCRDetector.detect`:
    reads small print at full resolution;
 3. turn upside-down crops (angle classifier, optional) and read them; readings below
    ``min_score`` are dropped.
+
+The three ONNX Runtime sessions are made once at load with ``threads`` intra-op threads (0: the
+process's library threads, :mod:`catloc.threads`, else one
+per CPU core), worker threads that sleep rather than spin while they wait (spinning burns the
+cores other work on a shared machine needs), and a memory arena (the detector's buffers are
+reused from run to run, not allocated and paged in again each time). The results do not depend
+on these settings.
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -27,7 +35,7 @@ class RapidOCRDetector:
     name = "rapidocr"
 
     def __init__(self, min_score: float = 0.5, box_thresh: float = 0.5, unclip_ratio: float = 1.6,
-                 det_side: int = 1024, use_cls: bool = True):
+                 det_side: int = 1024, use_cls: bool = True, threads: int = 0):
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:  # pragma: no cover - dependency of the package
@@ -39,8 +47,11 @@ class RapidOCRDetector:
         self.use_cls = bool(use_cls)
         # limit_type "max": the detector keeps images up to 960 px as they are (step 1 sizes them)
         self._ocr = RapidOCR(text_score=self.min_score, det_box_thresh=box_thresh,
-                             det_unclip_ratio=unclip_ratio, det_limit_type="max", print_verbose=False,
-                             intra_op_num_threads=library_threads() or -1)   # -1: every core
+                             det_unclip_ratio=unclip_ratio, det_limit_type="max", print_verbose=False)
+        if int(threads) < 0:
+            raise EngineLoadError(f"rapidocr engine: threads must be >= 0 (0: one per core), got {threads}")
+        # 0: the process's library threads (catloc.threads: a Dask worker's CPU resource), else one per core
+        _tune_sessions(self._ocr, int(threads) or library_threads() or os.cpu_count() or 1)
         self._lock = threading.Lock()  # ONNX sessions are shared; keep one image at a time
 
     def detect(self, image: np.ndarray) -> list[TextRegion]:
@@ -93,3 +104,27 @@ class RapidOCRDetector:
     def _regions(self, result) -> list[TextRegion]:
         return [TextRegion(np.asarray(box, dtype=np.float32), str(text), float(score))
                 for box, text, score in result if float(score) >= self.min_score]
+
+
+def _tune_sessions(ocr, threads: int) -> None:
+    """Replace the detector's, angle classifier's and recogniser's ONNX Runtime sessions of
+    ``ocr`` (a ``RapidOCR``) by sessions of the same model files with ``threads`` intra-op threads
+    that do not spin while waiting and a CPU memory arena (see the module docstring)."""
+    import onnxruntime as ort
+
+    for holder in (ocr.text_det.infer, ocr.text_cls.infer, ocr.text_rec.session):
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = True
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        path = getattr(holder.session, "_model_path", None)  # the model file rapidocr loaded
+        if not path:
+            raise EngineLoadError("rapidocr engine: cannot tell which model file an ONNX session was loaded "
+                                  "from (onnxruntime changed?); expected the det, cls and rec .onnx files of "
+                                  "rapidocr_onnxruntime/models")
+        cpu = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})  # grow by what a run needs
+        holder.session = ort.InferenceSession(path, sess_options=options, providers=[cpu])

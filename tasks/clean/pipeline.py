@@ -153,7 +153,7 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
     tiled = tiled_watermarks(texts, insides)
     promo = promo_on_lines([t.text for t in texts], [t.polygon for t in texts], patterns)
     unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
-    if any(unsure):
+    if any(u and inside < 1.0 for u, inside in zip(unsure, insides)):  # a share of 1 cannot grow: no second look
         body = _main_body(image, detections, unsure, inpainter, segmenter, options)
         insides = [max(inside, share_inside(m, body)) if unsure[i] else inside for i, (m, inside) in
                    enumerate(zip(masks, insides))]
@@ -192,7 +192,7 @@ def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndar
     the plate's surroundings lie on the product (a print stays on the product) -- and the share of
     its box grown by half its height that is open backdrop."""
     open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
-    crossing = [float(open_backdrop[m].mean()) >= options.on_backdrop if p is None
+    crossing = [share_inside(m, open_backdrop) >= options.on_backdrop if p is None
                 else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
                 for m, p in zip(detections.text_masks, detections.plates)]
     around = [share_inside(dilate(m, max(2, cv2.boundingRect(m.view(np.uint8))[3] // 2)), open_backdrop)

@@ -51,20 +51,42 @@ def _read_each(ocr: TextDetector, image: np.ndarray, boxes: list[np.ndarray]) ->
 
 def crops_around(mask: np.ndarray, margin: int, whole_above: float = 0.4) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x0, y0, x1, y1)`` (px) around the blobs of ``mask`` (bool (H, W)), grown by
-    ``margin`` and merged where they overlap; the whole image when they cover more than
-    ``whole_above`` of it."""
+    ``margin`` and merged where they overlap or touch, until none do (:func:`merge_touching`); the
+    whole image when they cover more than ``whole_above`` of it."""
     h, w = mask.shape
-    canvas, pad, boxes = mask.astype(np.uint8), margin, None
-    while True:  # draw the boxes, take the boxes of what they form, until nothing merges any more
-        _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
-        found = [(int(max(0, x - pad)), int(max(0, y - pad)), int(min(w, x + bw + pad)), int(min(h, y + bh + pad)))
-                 for x, y, bw, bh, _ in stats[1:]]
-        if boxes is not None and len(found) == len(boxes):
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    boxes = [(int(max(0, x - margin)), int(max(0, y - margin)), int(min(w, x + bw + margin)),
+              int(min(h, y + bh + margin))) for x, y, bw, bh, _ in stats[1:]]
+    while True:
+        merged = merge_touching(boxes)
+        if len(merged) == len(boxes):
             break
-        boxes, pad = found, 0
-        canvas = np.zeros((h, w), np.uint8)
-        for x0, y0, x1, y1 in boxes:
-            canvas[y0:y1, x0:x1] = 1
+        boxes = merged
     if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > whole_above * h * w:
         return [(0, 0, w, h)]
     return boxes
+
+
+def merge_touching(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """The bounding boxes of the groups of ``boxes`` (``(x0, y0, x1, y1)`` px, ends exclusive) that
+    overlap or touch, side or corner, directly or through others: what ``cv2.connectedComponents``
+    (connectivity 8) finds on the boxes drawn filled, in its order (its block-based scan numbers the
+    groups by their first 2 x 2 block, row then column), without drawing them."""
+    group = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, (ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for j in range(i):
+            bx0, by0, bx1, by1 = boxes[j]
+            if ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1:
+                group[root(i)] = root(j)
+    members: dict[int, list[tuple[int, int, int, int]]] = {}
+    for i, box in enumerate(boxes):
+        members.setdefault(root(i), []).append(box)
+    firsts = sorted(members.values(), key=lambda g: min((b[1] // 2, b[0] // 2) for b in g))
+    return [(min(b[0] for b in g), min(b[1] for b in g), max(b[2] for b in g), max(b[3] for b in g))
+            for g in firsts]
