@@ -32,7 +32,7 @@ def watermarked(garment=(40, 60, 120), colour=GREY, opacity=OPACITY, seed=0):
 @pytest.fixture(scope="module")
 def case():
     clean, image, mask, readings, insides = watermarked()
-    layer = estimate_watermark(image, readings, insides, mask, backdrop_colour(image))
+    layer = estimate_watermark(image, readings, mask)
     return clean, image, mask, layer
 
 
@@ -64,4 +64,4 @@ def test_pixels_off_the_layer_are_left_bit_for_bit(case):
 
 def test_readings_without_a_translucent_mark_under_them_give_no_layer():
     clean, _, mask, readings, insides = watermarked()
-    assert estimate_watermark(clean, readings, insides, mask, backdrop_colour(clean)) is None
+    assert estimate_watermark(clean, readings, mask) is None

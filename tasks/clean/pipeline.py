@@ -222,8 +222,13 @@ def watermark_layer(image: np.ndarray, detections: Detections, product: np.ndarr
     tiles = [i for i, (f, d) in enumerate(zip(findings, decisions)) if f.tiled and not d.keep]
     if not (options.deblend_watermarks and len(tiles) >= 2):
         return None
-    return estimate_watermark(image, [detections.texts[i] for i in tiles], [findings[i].inside for i in tiles],
-                              product, detections.backdrop)
+    others = np.zeros(detections.shape, bool)  # what no estimate of the mark may read
+    for i, (mask, plate) in enumerate(zip(detections.text_masks, detections.plates)):
+        if i not in tiles:
+            others |= mask if plate is None else mask | plate
+    for mask in detections.code_masks:
+        others |= mask
+    return estimate_watermark(image, [detections.texts[i] for i in tiles], product, others)
 
 
 def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
