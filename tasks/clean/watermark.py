@@ -49,7 +49,10 @@ STRONG_MATCH = 0.4     # |normalised correlation| of a tile that proves its latt
 LATTICE_POINT_MIN = 0.15  # a lattice point scoring less counts against its lattice
 MAX_REFERENCES = 3     # readings tried as the reference tile
 MIN_CLEAR = 0.4        # share of a reference reading's window off the product, other findings and the edges
+CLEAR_POINT = 0.6      # ... of a lattice point's window, for a weak match there to count against the lattice
 SAME_DIRECTION_DEG = 8.0  # readings of one watermark lie along one direction, within this
+ALONG_DEG = 12.0       # a lattice step along the text lies along the reference reading, within this
+SMALL_STEPS = [(i, j) for i in range(-2, 3) for j in range(0, 3) if (j, i) > (0, 0)]  # i·a + j·b, one of ±
 MAX_OPACITY = 0.8      # a fitted opacity above this is no translucent mark: no layer
 
 
@@ -146,7 +149,7 @@ def estimate_watermark(image: np.ndarray, readings: list[TextRegion], product: n
     hp = high_pass(image, max(2.0, height / 3))
     best = None
     for i, window in reference_order(frames, blocked)[:MAX_REFERENCES]:
-        found = reference_lattice(hp, frames[i], window)
+        found = reference_lattice(hp, frames[i], window, blocked)
         if found is not None and (best is None or found[0].value > best[0].value):
             best = found + (i,)
     if best is None:
@@ -207,7 +210,7 @@ def crop(array: np.ndarray, top: int, left: int, size: tuple[int, int], fill: fl
     return out
 
 
-def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.ndarray]
+def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.ndarray], blocked: np.ndarray
                       ) -> tuple[Lattice, tuple[int, int, np.ndarray], np.ndarray] | None:
     """The lattice of the tiles matching the reference reading ``frame``'s ``window`` (top, left,
     support) over the high-pass ``hp``, the window with its support narrowed to the mark's strokes,
@@ -219,7 +222,8 @@ def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.n
     support = strong_support(template, support)
     score = match_score(hp, template, support)
     h, w = support.shape
-    lattice = find_lattice(score, (h, w), np.array([top + h, left + w], np.float64), frame)
+    lattice = find_lattice(score, window_share(~blocked, (h, w)), (h, w), np.array([top + h, left + w], np.float64),
+                           frame)
     return None if lattice is None else (lattice, (top, left, support), score)
 
 
@@ -228,6 +232,16 @@ def strong_support(template: np.ndarray, support: np.ndarray) -> np.ndarray:
     quarter of its 99th percentile: the mark's strokes and edges), grown by 2 px."""
     strong = np.abs(template) >= 0.25 * float(np.percentile(np.abs(template[support > 0]), 99))
     return cv2.dilate((strong & (support > 0)).astype(np.uint8), np.ones((5, 5), np.uint8))
+
+
+def window_share(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Float32 in :func:`match_score`'s frame for windows of ``size`` (h, w): the share of each window
+    that is ``mask`` (bool (H, W); outside the photo counts as not)."""
+    h, w = size
+    padded = cv2.copyMakeBorder(mask.astype(np.uint8), h, h, w, w, cv2.BORDER_CONSTANT, value=0)
+    total = cv2.integral(padded).astype(np.float64)
+    share = (total[h:, w:] - total[:-h, w:] - total[h:, :-w] + total[:-h, :-w]) / (h * w)
+    return share.astype(np.float32)
 
 
 def match_score(hp: np.ndarray, template: np.ndarray, support: np.ndarray) -> np.ndarray:
@@ -242,7 +256,8 @@ def match_score(hp: np.ndarray, template: np.ndarray, support: np.ndarray) -> np
     return score
 
 
-def find_lattice(score: np.ndarray, size: tuple[int, int], own: np.ndarray, frame: Frame) -> Lattice | None:
+def find_lattice(score: np.ndarray, clear: np.ndarray, size: tuple[int, int], own: np.ndarray, frame: Frame
+                 ) -> Lattice | None:
     """The lattice through the reference's own match (the peak nearest ``own``, in ``score``'s frame)
     spanned by two steps between the peaks of ``score`` (at least PEAK_MIN), one of whose shortest
     steps lies along the reference reading's ``frame`` (within SAME_DIRECTION_DEG; tiles repeat along
@@ -259,18 +274,19 @@ def find_lattice(score: np.ndarray, size: tuple[int, int], own: np.ndarray, fram
     origin = peaks[int(np.argmin(np.hypot(*(peaks - own).T)))]
     steps = candidate_steps(peaks, min(size) / 4)
     best_score = cv2.dilate(score, np.ones((5, 5), np.uint8))
-    lo, hi = np.array([0.7 * h, 0.7 * w]), np.array([score.shape[0] - 1 - 0.7 * h, score.shape[1] - 1 - 0.7 * w])
+    lo, hi = np.array([0.5 * h, 0.5 * w]), np.array([score.shape[0] - 1 - 0.5 * h, score.shape[1] - 1 - 0.5 * w])
     best = None
     along = np.array([frame.along[1], frame.along[0]])  # (row, col)
     for a, b in combinations(steps, 2):
         if abs(a[0] * b[1] - a[1] * b[0]) < max(frame.length * frame.height / 2, 0.3 * np.hypot(*a) * np.hypot(*b)):
             continue
         if not any(np.hypot(*d) >= 0.9 * frame.length and abs(d[0] * along[1] - d[1] * along[0]) <=
-                   np.sin(np.radians(SAME_DIRECTION_DEG)) * np.hypot(*d) for d in (a, b, a + b, a - b)):
+                   np.sin(np.radians(ALONG_DEG)) * np.hypot(*d) for d in (i * a + j * b for i, j in SMALL_STEPS)):
             continue
-        points = lattice_points(origin, np.stack([a, b]), lo, hi)
-        values = best_score[tuple(np.round(points).astype(int).T)]
-        value = float((values - LATTICE_POINT_MIN).sum())
+        at = tuple(np.round(lattice_points(origin, np.stack([a, b]), lo, hi)).astype(int).T)
+        values = best_score[at]
+        gain = values - LATTICE_POINT_MIN  # a point between the tiles counts against, but not one on the product
+        value = float(np.where(clear[at] >= CLEAR_POINT, gain, np.maximum(gain, 0.0)).sum())
         if (values >= STRONG_MATCH).sum() >= 3 and (best is None or value > best.value):
             best = Lattice(origin, np.stack([a, b]), value)
     return None if best is None else refined(best, score, lo, hi)
