@@ -6,26 +6,33 @@ A supplier's tiled watermark is one semi-transparent mark ``C`` (a colour) with 
 from its surroundings (a smudge); inverting the blend, ``B = (I - A·C) / (1 - A)``, gives the product
 back. :func:`estimate_watermark` finds the layer:
 
-1. the lattice: a reading OCR grouped as a tiled watermark (one that lies along the readings' common
-   direction, whole in the photo and off the product, the longest first) gives a reference window
-   (its box grown by its height); its high-pass (grey level minus a blur), the product and the
-   other findings left out, is matched over the photo (normalised correlation, sign ignored: a grey
-   mark lightens a dark garment and darkens a white backdrop). The lattice is the one, spanned by
-   two of the steps between the matches, whose points score best (each point's best correlation
-   within 2 px, less LATTICE_POINT_MIN: points where no mark is count against it) with at least 3
-   points at STRONG_MATCH; up to MAX_REFERENCES readings are tried, the best lattice kept. Every
-   lattice point whose window touches the photo is a tile -- those on the product whose correlation
-   is weak and those the photo's edges cut too;
+1. the lattice: a reading OCR grouped as a tiled watermark, along the readings' common direction
+   and with at least MIN_CLEAR of its window (its box grown by its height) off the product, the
+   other findings and the photo's edges, gives a reference window (the most clear pixels first);
+   its high-pass (grey level minus a blur), those pixels left out, is matched over the photo
+   (normalised correlation, sign ignored: a grey mark lightens a dark garment and darkens a white
+   backdrop). The lattice is spanned by two steps between the matches: the one through the
+   reference whose points score best (each point's best correlation within 2 px, less
+   LATTICE_POINT_MIN: a point between the tiles counts against it, one on the product never --
+   a tile there may match weakly) with at least 3 points at STRONG_MATCH, one of its short steps
+   along the text (tiles repeat along their text) and its cell at least half the reading's box; it
+   is made finer while the points that adds match. Up to MAX_REFERENCES readings are tried, the
+   best lattice kept. Every lattice point whose window touches the photo is a tile: those on the
+   product that barely match, and those the photo's edges cut, too;
 2. the whole mark: the readings are pieces of the mark; moved by lattice steps onto the reference's
    line, they give the mark's extent along the text, so a partial reading as reference still
-   yields the whole mark. The template is the median high-pass of the tiles over that window, on
-   the backdrop only;
+   yields the whole mark. Its template is the median high-pass of the tiles over that window (off
+   the product and other findings); each tile is then moved to its best match with it within 2 px,
+   and the tiles that match too weakly (on the product) are put where the lattice fitted to the
+   others puts them, then within 1 px where de-blending leaves the least high-pass
+   (:func:`settle`): marks laid at whole pixels land there;
 3. the layer: the mark's strokes, painted out of the photo at every tile (one inpainting), give the
    background ``B`` under them; ``D = I - B`` on the backdrop (the median over the tiles) gives the
    mark's shape ``s`` (0..1) and its full-strength change ``D0`` there; the opacity ``α`` is the
    median solution of ``I - B = s·D0 + α·s·(B0 - B)`` over the tiles' pixels on the product whose
    background is far from the backdrop's, so ``C = B0 + D0 / α``; without such pixels ``α`` is the
-   least opacity for which ``C`` is a colour, at least ``DEFAULT_OPACITY``.
+   least opacity for which ``C`` is a colour, at least ``DEFAULT_OPACITY``. Where no tile shows a
+   stroke pixel on the backdrop, its shape comes from the tiles on the product, knowing ``C``.
 
 :func:`deblend` inverts the blend wherever ``A`` is at least ``MIN_COVERAGE``; pixels elsewhere are
 left bit-for-bit.
@@ -49,7 +56,7 @@ STRONG_MATCH = 0.4     # |normalised correlation| of a tile that proves its latt
 LATTICE_POINT_MIN = 0.15  # a lattice point scoring less counts against its lattice
 MAX_REFERENCES = 3     # readings tried as the reference tile
 MIN_CLEAR = 0.4        # share of a reference reading's window off the product, other findings and the edges
-CLEAR_POINT = 0.6      # ... of a lattice point's window, for a weak match there to count against the lattice
+CLEAR_POINT = 0.85     # ... of a lattice point's window, for a weak match there to count against the lattice
 SAME_DIRECTION_DEG = 8.0  # readings of one watermark lie along one direction, within this
 ALONG_DEG = 12.0       # a lattice step along the text lies along the reference reading, within this
 SMALL_STEPS = [(i, j) for i in range(-2, 3) for j in range(0, 3) if (j, i) > (0, 0)]  # i·a + j·b, one of ±
@@ -148,8 +155,10 @@ def estimate_watermark(image: np.ndarray, readings: list[TextRegion], product: n
         blocked |= dilate(others, int(height / 2))
     hp = high_pass(image, max(2.0, height / 3))
     best = None
-    for i, window in reference_order(frames, blocked)[:MAX_REFERENCES]:
-        found = reference_lattice(hp, frames[i], window, blocked)
+    candidates = reference_order(frames, blocked)
+    longest = max((frames[i].length for i, _ in candidates), default=0.0)
+    for i, window in candidates[:MAX_REFERENCES]:
+        found = reference_lattice(hp, frames[i], window, blocked, longest)
         if found is not None and (best is None or found[0].value > best[0].value):
             best = found + (i,)
     if best is None:
@@ -210,8 +219,8 @@ def crop(array: np.ndarray, top: int, left: int, size: tuple[int, int], fill: fl
     return out
 
 
-def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.ndarray], blocked: np.ndarray
-                      ) -> tuple[Lattice, tuple[int, int, np.ndarray], np.ndarray] | None:
+def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.ndarray], blocked: np.ndarray,
+                      longest: float) -> tuple[Lattice, tuple[int, int, np.ndarray], np.ndarray] | None:
     """The lattice of the tiles matching the reference reading ``frame``'s ``window`` (top, left,
     support) over the high-pass ``hp``, the window with its support narrowed to the mark's strokes,
     and the match score (:func:`match_score`); ``None`` when there is no mark in it or no lattice."""
@@ -223,7 +232,7 @@ def reference_lattice(hp: np.ndarray, frame: Frame, window: tuple[int, int, np.n
     score = match_score(hp, template, support)
     h, w = support.shape
     lattice = find_lattice(score, window_share(~blocked, (h, w)), (h, w), np.array([top + h, left + w], np.float64),
-                           frame)
+                           Frame(frame.centre, frame.along, longest, frame.height))
     return None if lattice is None else (lattice, (top, left, support), score)
 
 
@@ -259,11 +268,15 @@ def match_score(hp: np.ndarray, template: np.ndarray, support: np.ndarray) -> np
 def find_lattice(score: np.ndarray, clear: np.ndarray, size: tuple[int, int], own: np.ndarray, frame: Frame
                  ) -> Lattice | None:
     """The lattice through the reference's own match (the peak nearest ``own``, in ``score``'s frame)
-    spanned by two steps between the peaks of ``score`` (at least PEAK_MIN), one of whose shortest
-    steps lies along the reference reading's ``frame`` (within SAME_DIRECTION_DEG; tiles repeat along
-    their text) at least its length apart, and whose cell is at least half the reading's box: the one
-    whose points (windows of ``size`` at least 70% in the photo) score best, with 3 or more at
-    STRONG_MATCH; refined by least squares on those. ``None`` without one."""
+    spanned by two steps between the peaks of ``score`` (at least PEAK_MIN) that fit the reference
+    reading's ``frame`` (:func:`plausible`; its ``length`` the longest reading's): the one whose
+    points (windows of ``size`` at least half in the photo, each way) score best
+    (:func:`lattice_value`; ``clear``: each window's share off the product and other findings) with
+    3 or more at STRONG_MATCH, the finer of two that score the same (their difference all on the
+    product, where tiles match too weakly to tell); then made finer (a step halved) while the points
+    that adds match (:func:`added_points`; not where they all lie on the product: a finer lattice
+    than the mark's would lay its negative there); then refined by least squares on its strong
+    points. ``None`` without one."""
     h, w = size
     local = score >= cv2.dilate(score, np.ones((max(3, h // 2) | 1, max(3, w // 2) | 1), np.uint8))
     rows, cols = np.nonzero(local & (score >= PEAK_MIN))
@@ -272,37 +285,88 @@ def find_lattice(score: np.ndarray, clear: np.ndarray, size: tuple[int, int], ow
     if len(peaks) < 3:
         return None
     origin = peaks[int(np.argmin(np.hypot(*(peaks - own).T)))]
-    steps = candidate_steps(peaks, min(size) / 4)
     best_score = cv2.dilate(score, np.ones((5, 5), np.uint8))
     lo, hi = np.array([0.5 * h, 0.5 * w]), np.array([score.shape[0] - 1 - 0.5 * h, score.shape[1] - 1 - 0.5 * w])
     best = None
-    along = np.array([frame.along[1], frame.along[0]])  # (row, col)
-    for a, b in combinations(steps, 2):
-        if abs(a[0] * b[1] - a[1] * b[0]) < max(frame.length * frame.height / 2, 0.3 * np.hypot(*a) * np.hypot(*b)):
-            continue
-        if not any(np.hypot(*d) >= 0.9 * frame.length and abs(d[0] * along[1] - d[1] * along[0]) <=
-                   np.sin(np.radians(ALONG_DEG)) * np.hypot(*d) for d in (i * a + j * b for i, j in SMALL_STEPS)):
-            continue
-        at = tuple(np.round(lattice_points(origin, np.stack([a, b]), lo, hi)).astype(int).T)
-        values = best_score[at]
-        gain = values - LATTICE_POINT_MIN  # a point between the tiles counts against, but not one on the product
-        value = float(np.where(clear[at] >= CLEAR_POINT, gain, np.maximum(gain, 0.0)).sum())
-        if (values >= STRONG_MATCH).sum() >= 3 and (best is None or value > best.value):
-            best = Lattice(origin, np.stack([a, b]), value)
+    for a, b in combinations(candidate_steps(peaks, min(size) / 4), 2):
+        if plausible(a, b, frame):
+            value, strong = lattice_value(best_score, clear, origin, np.stack([a, b]), lo, hi)
+            if strong >= 3 and (best is None or value > best.value + 1e-3 or
+                                (value > best.value - 1e-3 and cell(a, b) < 0.9 * cell(*best.basis))):
+                best = Lattice(origin, np.stack([a, b]), value)
+    while best is not None:
+        a, b = best.basis
+        finer = [basis for basis in (np.stack([a / 2, b]), np.stack([a, b / 2]), np.stack([a, (a + b) / 2]))
+                 if plausible(*basis, frame)]
+        verdicts = [added_points(best_score, clear, best, basis, lo, hi) for basis in finer]
+        if not verdicts or max(verdicts) <= 0:
+            break
+        best = Lattice(origin, finer[int(np.argmax(verdicts))], best.value)
     return None if best is None else refined(best, score, lo, hi)
 
 
+def added_points(best_score: np.ndarray, clear: np.ndarray, coarse: Lattice, basis: np.ndarray,
+                 lo: np.ndarray, hi: np.ndarray) -> float:
+    """What the points that the finer lattice ``basis`` (through ``coarse``'s origin) adds say: with 2
+    or more of them clear of the product and other findings (``clear`` at least CLEAR_POINT), the
+    median ``best_score`` of those less STRONG_MATCH (> 0: tiles there); 0 when all lie on the
+    product (less than 30% clear), where a tile may match too weakly to tell; else -1."""
+    points = lattice_points(coarse.origin, basis, lo, hi)
+    coords = np.linalg.solve(coarse.basis.T, (points - coarse.origin).T).T
+    added = points[np.abs(coords - np.round(coords)).max(1) > 0.25]
+    at = tuple(np.round(added).astype(int).T)
+    open_ = clear[at] >= CLEAR_POINT
+    if open_.sum() >= 2:
+        return float(np.median(best_score[at][open_])) - STRONG_MATCH
+    return 0.0 if len(added) and (clear[at] < 0.3).all() else -1.0
+
+
+def cell(a: np.ndarray, b: np.ndarray) -> float:
+    """Area (px²) of the lattice cell spanned by steps ``a`` and ``b``."""
+    return float(abs(a[0] * b[1] - a[1] * b[0]))
+
+
+def plausible(a: np.ndarray, b: np.ndarray, frame: Frame) -> bool:
+    """Whether steps ``a`` and ``b`` (row, col) can span the lattice of a watermark whose reading
+    ``frame`` is given: its cell is at least half the reading's box and not too flat, and one of its
+    short steps (``i·a + j·b``, ``|i|, |j| <= 2``) lies along the reading (within ALONG_DEG; tiles
+    repeat along their text without overlapping) at least 0.9 times its length long."""
+    if cell(a, b) < max(frame.length * frame.height / 2, 0.3 * np.hypot(*a) * np.hypot(*b)):
+        return False
+    along = np.array([frame.along[1], frame.along[0]])  # (row, col)
+    return any(np.hypot(*d) >= 0.9 * frame.length and abs(d[0] * along[1] - d[1] * along[0]) <=
+               np.sin(np.radians(ALONG_DEG)) * np.hypot(*d) for d in (i * a + j * b for i, j in SMALL_STEPS))
+
+
+def lattice_value(best_score: np.ndarray, clear: np.ndarray, origin: np.ndarray, basis: np.ndarray,
+                  lo: np.ndarray, hi: np.ndarray) -> tuple[float, int]:
+    """(the sum over the lattice's points within ``lo``..``hi`` of their ``best_score`` less
+    LATTICE_POINT_MIN -- a point on the product (``clear`` below CLEAR_POINT) never counts against:
+    a tile there may match weakly --, how many of them score at least STRONG_MATCH)."""
+    at = tuple(np.round(lattice_points(origin, basis, lo, hi)).astype(int).T)
+    values = best_score[at]
+    gain = values - LATTICE_POINT_MIN
+    value = float(np.where(clear[at] >= CLEAR_POINT, gain, np.maximum(gain, 0.0)).sum())
+    return value, int((values >= STRONG_MATCH).sum())
+
+
 def candidate_steps(peaks: np.ndarray, shortest: float) -> list[np.ndarray]:
-    """The 12 shortest distinct steps (row, col) between ``peaks`` at least ``shortest`` px long (of a
-    step and its opposite, one)."""
+    """Distinct steps (row, col) between ``peaks`` (best first) at least ``shortest`` px long (of a step
+    and its opposite, one): the 12 shortest, and those between the 6 best peaks (the lattice's
+    short steps may join tiles on the product, which match too weakly to be peaks)."""
     steps: list[np.ndarray] = []
-    diffs = [peaks[j] - peaks[i] for i in range(len(peaks)) for j in range(i + 1, len(peaks))]
-    for d in sorted(diffs, key=lambda d: float(np.hypot(*d))):
+
+    def add(d: np.ndarray) -> None:
         d = d if (d[0], d[1]) > (0, 0) else -d
         if np.hypot(*d) >= shortest and all(np.hypot(*(d - s)) > 3 and np.hypot(*(d + s)) > 3 for s in steps):
             steps.append(d)
-        if len(steps) == 12:
-            break
+
+    diffs = [peaks[j] - peaks[i] for i in range(len(peaks)) for j in range(i + 1, len(peaks))]
+    for d in sorted(diffs, key=lambda d: float(np.hypot(*d))):
+        if len(steps) < 12:
+            add(d)
+    for i, j in combinations(range(min(6, len(peaks))), 2):
+        add(peaks[j] - peaks[i])
     return steps
 
 
@@ -347,7 +411,7 @@ def whole_mark_window(frames: list[Frame], ref: int, lattice: Lattice) -> tuple[
     half a text height) nearest to it, is a piece of the mark; their extent along the text, grown by
     a text height, capped at the step along the text, by twice the height across."""
     f = frames[ref]
-    steps = [i * lattice.basis[0] + j * lattice.basis[1] for i in range(-3, 4) for j in range(-3, 4)]
+    steps = [i * lattice.basis[0] + j * lattice.basis[1] for i in range(-6, 7) for j in range(-6, 7)]
     steps_xy = [np.array([s[1], s[0]]) for s in steps]
     along_line = [s for s in steps_xy if abs(s @ f.across) <= 0.5 * f.height and np.hypot(*s) > 1]
     period = min((float(np.hypot(*s)) for s in along_line), default=3.0 * f.length)
@@ -373,7 +437,8 @@ def tile_corners(score: np.ndarray, lattice: Lattice, size: tuple[int, int], shi
     to a pixel or two: marks are laid at whole pixels)."""
     h, w = size
     reach = max(abs(shift[0]), abs(shift[1])) + max(h, w)  # the whole mark may reach farther than the reference
-    lo, hi = np.array([1.0 - reach, 1.0 - reach]), np.array([score.shape[0] - 2.0 + reach, score.shape[1] - 2.0 + reach])
+    lo = np.array([1.0 - reach, 1.0 - reach])
+    hi = np.array([score.shape[0] - 2.0 + reach, score.shape[1] - 2.0 + reach])
     out = []
     for point in lattice_points(lattice.origin, lattice.basis, lo, hi):
         r, c = np.round(point).astype(int)
@@ -434,7 +499,7 @@ def stacked_template(hp: np.ndarray, corners: list[tuple[int, int]], support: np
 
 @dataclass
 class Mark:
-    """One tile of the mark: its coverage (float32 (h, w): ``α·s``), colour ``C`` (float32 (3,)) and opacity ``α``."""
+    """One tile of the mark: coverage (float32 (h, w): ``α·s``), colour ``C`` (float32 (3,)), opacity ``α``."""
 
     coverage: np.ndarray
     colour: np.ndarray
@@ -465,8 +530,12 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
 
 def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndarray, product: np.ndarray,
              blocked: np.ndarray) -> Mark | None:
-    """The mark over the ``strokes`` (bool (h, w)) of the tiles at ``corners``, see :func:`fit_layer`;
-    ``None`` when the tiles show no mark or it is not translucent (opacity above MAX_OPACITY)."""
+    """The mark over the ``strokes`` (bool (h, w)) of the tiles at ``corners``, see :func:`fit_layer`:
+    its shape, ``D0``, ``B0`` and opacity from the stroke pixels some tile shows on the backdrop, its
+    colour so; then the shape at the stroke pixels no tile shows on the backdrop (tiles crossing the
+    product) from the tiles there, as the median of ``(I - B)·(C - B) / (α·|C - B|²)`` over those
+    whose background is at least 40 levels from ``C``. ``None`` when the tiles show no mark or it is
+    not translucent (opacity above MAX_OPACITY)."""
     h, w = strokes.shape
     painted = np.zeros(image.shape[:2], np.uint8)
     for r, c in corners:
@@ -477,14 +546,16 @@ def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndar
     on_backdrop = np.stack([crop(blocked, r, c, (h, w), 1)[strokes] == 0 for r, c in corners])  # (N, n)
     on_product = np.stack([crop(product, r, c, (h, w), 0)[strokes] > 0 for r, c in corners])
     change_all = windows - under                                                              # I - B
-    change = np.nan_to_num(nanmedian_where(change_all, on_backdrop))                          # (n, 3)
+    change = nanmedian_where(change_all, on_backdrop)                                         # (n, 3)
+    seen = np.isfinite(change).all(1)
+    change = np.nan_to_num(change)
     strength = np.linalg.norm(change, axis=1)
-    core = float(np.percentile(strength, 95))
+    core = float(np.percentile(strength[seen], 95)) if seen.any() else 0.0
     if core < 3.0:
         return None
-    full = change[strength >= 0.8 * core].mean(0)                                             # D0
+    full = change[seen & (strength >= 0.8 * core)].mean(0)                                    # D0
     shape_ = np.clip((change @ full) / float(full @ full), 0, 1)                              # s
-    cores = shape_ >= 0.5
+    cores = seen & (shape_ >= 0.5)
     base = np.nan_to_num(nanmedian_where(under[:, cores], on_backdrop[:, cores]).reshape(-1, 3))
     base = np.median(base, axis=0)                                                            # B0
     on = on_product[:, cores]
@@ -492,9 +563,15 @@ def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndar
                           np.broadcast_to(shape_[cores], on.shape)[on], full, base)
     if opacity > MAX_OPACITY:
         return None  # no translucent mark: what matched is something else
+    colour = np.clip(base + full / opacity, 0, 255).astype(np.float32)
+    if not seen.all():
+        apart_c = colour - under[:, ~seen]                                                    # C - B
+        ratio = (change_all[:, ~seen] * apart_c).sum(2) / (opacity * (apart_c ** 2).sum(2) + 1e-6)
+        far = np.linalg.norm(np.nan_to_num(apart_c), axis=2) >= 40.0
+        shape_[~seen] = np.clip(np.nan_to_num(nanmedian_where(ratio, far)), 0, 1)
     coverage = np.zeros((h, w), np.float32)
     coverage[strokes] = opacity * shape_
-    return Mark(coverage, np.clip(base + full / opacity, 0, 255).astype(np.float32), opacity)
+    return Mark(coverage, colour, opacity)
 
 
 def settle(image: np.ndarray, corner: tuple[int, int], mark: Mark, reach: int = 1) -> tuple[int, int]:
