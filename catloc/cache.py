@@ -22,7 +22,7 @@ from catloc.outputs import to_plain
 
 T = TypeVar("T")
 
-STAGE_VERSIONS = {"clean": 9, "analyse": 4, "localize": 4, "qc": 7}
+STAGE_VERSIONS = {"clean": 11, "analyse": 4, "localize": 4, "qc": 7}
 
 
 def file_digest(uri: str) -> str:

@@ -10,7 +10,7 @@ from catloc import synthetic
 from catloc.engines.base import TextRegion
 from catloc.synthetic import changed_pixels, paint_watermark_tiles
 from catloc.tasks.clean.plates import backdrop_colour
-from catloc.tasks.clean.watermark import deblend, estimate_watermark
+from catloc.tasks.clean.watermark import deblend, estimate_watermark, turned
 from tests.synth import shirt
 
 GREY, OPACITY = (120, 120, 120), 0.25
@@ -101,3 +101,17 @@ def test_a_reading_of_other_text_sharing_the_string_is_no_reference():
                                others=None)
     assert layer is not None
     assert abs(layer.opacity - OPACITY) < 0.08
+
+
+def test_a_mark_read_once_is_found_by_its_lattice():
+    """OCR may read a faint mark only once: that reading is the template, and the matches on a lattice
+    prove the mark (pipeline.watermark_layer hands over such a turned reading when no tiled group
+    was read)."""
+    clean, image, mask, readings, insides = watermarked(seed=3)
+    alone = min(range(len(readings)), key=lambda k: insides[k])  # one reading on the backdrop
+    assert turned(readings[alone].polygon)
+    layer = estimate_watermark(image, [readings[alone]], mask)
+    assert layer is not None and layer.tiles >= 9
+    assert residual(clean, image, deblend(image, layer)) <= 0.3
+    level = np.array([[0, 0], [120, 0], [120, 30], [0, 30]], np.float32)
+    assert not turned(level) and not turned(level[:, ::-1])

@@ -61,6 +61,7 @@ SAME_DIRECTION_DEG = 8.0  # readings of one watermark lie along one direction, w
 ALONG_DEG = 12.0       # a lattice step along the text lies along the reference reading, within this
 SMALL_STEPS = [(i, j) for i in range(-2, 3) for j in range(0, 3) if (j, i) > (0, 0)]  # i·a + j·b, one of ±
 MAX_OPACITY = 0.8      # a fitted opacity above this is no translucent mark: no layer
+TURNED_DEG = 10.0      # a reading this far off the horizontal (and the vertical) may be a diagonal mark's tile
 
 
 @dataclass
@@ -114,6 +115,12 @@ def apart(a: float, b: float) -> float:
     """Degrees between two directions ``a`` and ``b`` (0..180 each, taken modulo 180)."""
     d = abs(a - b) % 180.0
     return min(d, 180.0 - d)
+
+
+def turned(polygon: np.ndarray) -> bool:
+    """Whether an OCR quad's text runs TURNED_DEG to 90 - TURNED_DEG degrees off the horizontal (a
+    diagonal watermark's tile, not a caption or a label)."""
+    return TURNED_DEG <= apart(reading_frame(polygon).angle, 0.0) <= 90.0 - TURNED_DEG
 
 
 def reading_frame(polygon: np.ndarray) -> Frame:
