@@ -171,7 +171,8 @@ def estimate_watermark(image: np.ndarray, readings: list[TextRegion], product: n
     if best is None:
         return None
     lattice, (top, left, support), score, ref = best
-    top2, left2, support2 = whole_mark_window(frames, ref, lattice)
+    top2, left2, support2 = whole_mark_window(hp, frames[ref], lattice, score, (top, left, support), blocked,
+                                              read_extent(frames, ref, lattice))
     corners = [(r, c) for r, c in tile_corners(score, lattice, support.shape, (top2 - top, left2 - left))
                if -support2.shape[0] < r < image.shape[0] and -support2.shape[1] < c < image.shape[1]]
     template = stacked_template(hp, corners, support2, blocked)
@@ -412,16 +413,53 @@ def nearby_best(score: np.ndarray, point: np.ndarray, reach: int) -> tuple[int, 
     return r0 + int(dr), c0 + int(dc)
 
 
-def whole_mark_window(frames: list[Frame], ref: int, lattice: Lattice) -> tuple[int, int, np.ndarray]:
-    """(top, left, support): the window of the whole mark around reading ``ref``: every reading along
-    the same direction, moved by the lattice step that brings it onto the reference's line (within
-    half a text height) nearest to it, is a piece of the mark; their extent along the text, grown by
-    a text height, capped at the step along the text, by twice the height across."""
+def whole_mark_window(hp: np.ndarray, frame: Frame, lattice: Lattice, score: np.ndarray,
+                      reference: tuple[int, int, np.ndarray], blocked: np.ndarray, read: tuple[float, float]
+                      ) -> tuple[int, int, np.ndarray]:
+    """(top, left, support): the window of the whole mark on the reference reading ``frame``'s line.
+    A window one lattice step along the text long (centred on the reading) holds one whole mark,
+    maybe in two parts; the median high-pass of the tiles over it (:func:`stacked_template`, the
+    ``blocked`` pixels left out) shows where along the text its strokes are: the mark is the part
+    of that period outside the longest run (taken round) with less than a sixth of the strongest
+    strokes, joined with the readings' extent ``read`` (:func:`read_extent`; unless that makes more
+    than the period: parts of the mark may lie on the product in every tile), grown by a text
+    height and capped at the step, by twice the height across. The reference window is
+    ``reference`` (top, left, support), its match ``score``."""
+    top, left, support = reference
+    step = along_step(lattice.basis, frame)
+    period = float(np.clip(step, frame.length, 4 * frame.length)) if np.isfinite(step) else 3 * frame.length
+    top1, left1, support1 = rotated_window(frame.centre, frame.along, period, 2 * frame.height)
+    corners = tile_corners(score, lattice, support.shape, (top1 - top, left1 - left))
+    template = stacked_template(hp, corners, support1, blocked)
+    if template is None:
+        return top1, left1, support1
+    rows, cols = np.mgrid[0:support1.shape[0], 0:support1.shape[1]]
+    along = (cols + left1 - frame.centre[0]) * frame.along[0] + (rows + top1 - frame.centre[1]) * frame.along[1]
+    bins = max(8, int(period / 4))
+    at = np.clip(((along / period + 0.5) * bins).astype(int), 0, bins - 1)
+    profile = np.bincount(at.ravel(), weights=(np.abs(template) * support1).ravel(), minlength=bins)
+    quiet = np.concatenate([profile, profile]) < profile.max() / 6
+    run, best_run, gap_end = 0, 0, 0
+    for k, q in enumerate(quiet):
+        run = run + 1 if q else 0
+        if bins > run > best_run:
+            best_run, gap_end = run, k
+    middle = ((gap_end + 1 + (bins - best_run) / 2) % bins) / bins * period - period / 2  # along the text, px
+    half = (bins - best_run) / bins * period / 2
+    lo, hi = min(middle - half, read[0]), max(middle + half, read[1])
+    if hi - lo > period:  # the readings and the strokes disagree: the strokes win
+        lo, hi = middle - half, middle + half
+    length = min(hi - lo + frame.height, period)
+    return rotated_window(frame.centre + frame.along * (lo + hi) / 2, frame.along, length, 2 * frame.height)
+
+
+def read_extent(frames: list[Frame], ref: int, lattice: Lattice) -> tuple[float, float]:
+    """(from, to) along the text from reading ``ref``'s centre (px): the extent of the readings along
+    the same direction, each moved by the lattice step that brings it onto the reference's line
+    (within half a text height) nearest to it (the readings are pieces of the mark)."""
     f = frames[ref]
     steps = [i * lattice.basis[0] + j * lattice.basis[1] for i in range(-6, 7) for j in range(-6, 7)]
     steps_xy = [np.array([s[1], s[0]]) for s in steps]
-    along_line = [s for s in steps_xy if abs(s @ f.across) <= 0.5 * f.height and np.hypot(*s) > 1]
-    period = min((float(np.hypot(*s)) for s in along_line), default=3.0 * f.length)
     lo, hi = -f.length / 2, f.length / 2
     for g in frames:
         if apart(g.angle, f.angle) > SAME_DIRECTION_DEG:
@@ -431,8 +469,16 @@ def whole_mark_window(frames: list[Frame], ref: int, lattice: Lattice) -> tuple[
         if moved:
             offset = min(moved, key=lambda m: abs(m @ f.along)) @ f.along
             lo, hi = min(lo, offset - g.length / 2), max(hi, offset + g.length / 2)
-    length = min(hi - lo + f.height, period)
-    return rotated_window(f.centre + f.along * (lo + hi) / 2, f.along, length, 2 * f.height)
+    return lo, hi
+
+
+def along_step(basis: np.ndarray, frame: Frame) -> float:
+    """Length (px) of the shortest short step (``i·a + j·b``, ``|i|, |j| <= 2``) of the lattice ``basis``
+    along ``frame``'s text (within ALONG_DEG); infinite without one."""
+    along = np.array([frame.along[1], frame.along[0]])  # (row, col)
+    return min((float(np.hypot(*d)) for d in (i * basis[0] + j * basis[1] for i, j in SMALL_STEPS)
+                if abs(d[0] * along[1] - d[1] * along[0]) <= np.sin(np.radians(ALONG_DEG)) * np.hypot(*d)),
+               default=np.inf)
 
 
 def tile_corners(score: np.ndarray, lattice: Lattice, size: tuple[int, int], shift: tuple[int, int]
@@ -604,9 +650,9 @@ def settle(image: np.ndarray, corner: tuple[int, int], mark: Mark, reach: int = 
 
 
 def nanmedian_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """The median over the first axis of ``values`` (N, n, ...) at the samples ``where`` (N, n) is true
+    """The median over the first axis of ``values`` (N, ...) at the samples ``where`` (N, ..., its leading axes) is true
     and that are finite: (n, ...), NaN where none is."""
-    picked = np.where(where.reshape(where.shape + (1,) * (values.ndim - 2)), values, np.nan)
+    picked = np.where(where.reshape(where.shape + (1,) * (values.ndim - where.ndim)), values, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         return np.nanmedian(picked, axis=0)
