@@ -543,10 +543,12 @@ def stacked_template(hp: np.ndarray, corners: list[tuple[int, int]], support: np
     if len(windows) < 2:
         return None
     stack = np.stack(windows)
-    first = np.nan_to_num(np.nanmedian(stack, axis=0))
-    signs = np.sign([np.nansum(w * first) for w in stack]).astype(np.float32)
-    signs[signs == 0] = 1.0
-    template = np.nan_to_num(np.nanmedian(stack * signs[:, None, None], axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pixels no window has clear (all NaN): 0
+        first = np.nan_to_num(np.nanmedian(stack, axis=0))
+        signs = np.sign([np.nansum(w * first) for w in stack]).astype(np.float32)
+        signs[signs == 0] = 1.0
+        template = np.nan_to_num(np.nanmedian(stack * signs[:, None, None], axis=0))
     return (template * support).astype(np.float32)
 
 
