@@ -28,7 +28,7 @@ their reasons are listed:
   ``qc.max_repainted`` (15%) too much of the product is the inpainter's — a print or a brand name
   erased, stripes smeared — and every candidate fails. ``product hidden under an overlay``: the widest
   solid patch of the product the clean stage repainted (the diameter of the largest disc inside it)
-  above ``qc.max_hidden_patch`` (12%) of the product's longer side fails every candidate: a QR card or
+  above ``qc.max_hidden_patch`` (5%) of the product's longer side fails every candidate: a QR card or
   a sticker lay on the product there, and what it hid is the inpainter's guess (a smear on a sleeve,
   a blank where a pocket was). Removed strings are thin and stay far below it.
 - ``inpainted patch flatter than its surroundings``: a removed region filled smooth where what surrounds
@@ -77,7 +77,7 @@ from catloc.tasks.modesty import modesty_findings, modesty_rules
 DEFAULTS = {"min_product_fidelity": 0.995, "max_residual_text": 0, "ocr_side": 768, "min_output_side": 512,
             "min_mask_confidence": 0.8, "legible_score": 0.8, "text_similarity": 0.6, "duplicate_diff": 1.5,
             "residue_side": 512, "warn_repainted": 0.02, "max_repainted": 0.15, "max_seam_shift": 12.0, "max_bare_share": 0.03,
-            "max_hair_share": 0.01, "max_hidden_patch": 0.12, "min_texture": 4.0, "max_smooth_ratio": 0.4}
+            "max_hair_share": 0.01, "max_hidden_patch": 0.05, "min_texture": 1.5, "max_smooth_ratio": 0.5}
 
 
 def qc_option(qc_cfg: dict[str, Any], name: str) -> Any:
@@ -213,14 +213,15 @@ def smooth_patches(cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, q
                    ) -> tuple[list[str], list[str]]:
     """Inpainted patches flatter than what surrounds them: on wood, brick, concrete or a knit the fill
     is a smooth smear a reviewer sees. At ``qc.residue_side``, each removed region of at least 0.1%
-    of the frame whose detail (mean absolute Laplacian of grey, levels) is below
+    of the frame whose detail (mean absolute Laplacian of grey blurred by 1 px, levels) is below
     ``qc.max_smooth_ratio`` x that of the ring around it (outside every removed region), where the ring
     has at least ``qc.min_texture`` of it. Returns the descriptions of those on the product ``zone``
     (most of the patch in it) and of those outside it."""
     small, _ = resize_longest(cleaned, qc_option(qc_cfg, "residue_side"))
     shape = small.shape[:2]
     gone, product = resize_mask(removed, shape), resize_mask(zone, shape)
-    detail = np.abs(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F, ksize=3))
+    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))  # blurred first: JPEG noise is no texture
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(gone.view(np.uint8), connectivity=8)
     on, off = [], []
     for i in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= 0.001 * gone.size) + 1:

@@ -204,7 +204,7 @@ def test_a_product_hidden_under_a_card_fails_every_candidate_a_removed_string_do
                                                                       hidden_patch(card, truth)))
     assert not out.qc_pass and "product hidden under an overlay" in out.qc_reasons
     string = np.zeros_like(truth)
-    string[cy - 6:cy + 6, int(xs.min()):int(xs.max())] = True  # a promo string across the garment, removed
+    string[cy - 4:cy + 4, int(xs.min()):int(xs.max())] = True  # a promo string across the garment, removed
     assert hidden_patch(string, truth) < qc_cfg["max_hidden_patch"]
     assert hidden_patch(np.zeros_like(truth), truth) == 0.0
 

@@ -41,7 +41,7 @@ from catloc.tasks.clean.rendering import RenderingCues, looks_composited, render
 from catloc.tasks.clean.plates import backdrop_colour, backdrop_reached_from_border, find_plate, stroke_mask
 from catloc.tasks.clean.product import segment_painted, surroundings_on_product
 from catloc.tasks.clean.verify import leftover_text
-from catloc.tasks.clean.watermark import WatermarkLayer, deblend, estimate_watermark
+from catloc.tasks.clean.watermark import WatermarkLayer, deblend, estimate_watermark, turned
 
 
 @dataclass
@@ -217,13 +217,21 @@ def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], in
 def watermark_layer(image: np.ndarray, detections: Detections, product: np.ndarray, findings: list[Finding],
                     decisions: list[Decision], options: CleanOptions) -> WatermarkLayer | None:
     """Step 4, a tiled watermark: its layer (:func:`~tasks.clean.watermark.estimate_watermark`) from the
-    removed tiled readings, or ``None`` (``deblend_watermarks`` off, no such readings, or no layer found:
-    then its readings are masked and inpainted like other text)."""
+    removed tiled readings -- without two such, the removed readings turned off the horizontal (OCR may
+    read a faint mark once or twice: its lattice must prove it) --, or ``None`` (``deblend_watermarks``
+    off, no such readings, or no layer found: then its readings are masked and inpainted like other text)."""
     tiles = [i for i, (f, d) in enumerate(zip(findings, decisions)) if f.tiled and not d.keep]
-    if not (options.deblend_watermarks and len(tiles) >= 2):
+    if len(tiles) < 2:
+        tiles = [i for i, (t, d) in enumerate(zip(detections.texts, decisions)) if not d.keep and turned(t.polygon)]
+    if not (options.deblend_watermarks and tiles):
         return None
-    return estimate_watermark(image, [detections.texts[i] for i in tiles], [findings[i].inside for i in tiles],
-                              product, detections.backdrop)
+    others = np.zeros(detections.shape, bool)  # what no estimate of the mark may read
+    for i, (mask, plate) in enumerate(zip(detections.text_masks, detections.plates)):
+        if i not in tiles:
+            others |= mask if plate is None else mask | plate
+    for mask in detections.code_masks:
+        others |= mask
+    return estimate_watermark(image, [detections.texts[i] for i in tiles], product, others)
 
 
 def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
