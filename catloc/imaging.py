@@ -486,3 +486,82 @@ def finder_patterns(gray: np.ndarray, min_module_px: float = 1.5) -> list[tuple[
         if len(approx) == 4 and cv2.isContourConvex(approx) and 3.0 <= outer / centre <= 9.0:
             boxes.append((int(x), int(y), int(w), int(h)))
     return boxes
+
+
+# ---------------------------------------------------------------- texture
+
+def transplant_detail(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, sigma: float = 2.0,
+                      min_detail: float = 3.0, feather_px: int = 4) -> np.ndarray:
+    """Give a smooth fill the fine texture of its surroundings.
+
+    A diffusion fill (Navier-Stokes, Telea) is smooth: on wood, brick, concrete or a knit it shows as
+    a flat smear. For each 8-connected hole of ``mask`` whose surroundings have texture (mean absolute
+    detail of at least ``min_detail`` levels in a ring as wide as a third of the hole), the detail
+    (``image`` minus its Gaussian blur of ``sigma`` px) of a same-shaped region next to the hole --
+    above, below, left, right or diagonally, wholly outside the mask, whose blurred colours best
+    match the fill -- is added to the fill, faded in over ``feather_px`` px from the hole's edge.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+        The photo the holes are in (its masked pixels are not read).
+    filled : (H, W, 3) uint8 ndarray
+        ``image`` with the holes filled.
+    mask : (H, W) bool ndarray
+        The holes.
+
+    Returns
+    -------
+    out : (H, W, 3) uint8 ndarray
+        ``filled`` with detail added inside the textured holes; every other pixel is ``filled``'s.
+    """
+    out, photo = filled.astype(np.float32), image.astype(np.float32)
+    fine = photo - cv2.GaussianBlur(photo, (0, 0), sigma)
+    blocked = dilate(mask, 3)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        ring = dilate(labels == i, max(3, int(np.sqrt(area) / 3))) & ~blocked
+        if not ring.any() or np.abs(fine[ring]).mean() < min_detail:
+            continue
+        scale = max(sigma, min(w, h) / 8)  # coarser than the fill's own streaks on a large hole
+        reach = int(3 * scale) + 4
+        win = (slice(max(0, y - h - reach), y + 2 * h + reach), slice(max(0, x - w - reach), x + 2 * w + reach))
+        _texture_hole(out[win], photo[win], labels[win] == i, blocked[win], scale, feather_px)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _texture_hole(out: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float,
+                  feather_px: int) -> None:
+    """In a window around one hole: lay the detail finer than ``scale`` px of the best region beside
+    it (:func:`_best_source`) over the fill's coarser part, in ``out`` (float32, in place)."""
+    fill_low = cv2.GaussianBlur(out, (0, 0), scale)
+    photo_low = cv2.GaussianBlur(photo, (0, 0), scale)
+    x, y, w, h = cv2.boundingRect(_as_u8(hole))
+    shift = _best_source(hole, (x, y, w, h), blocked, fill_low, photo_low)
+    if shift is None:
+        return
+    ys, xs = np.nonzero(hole)
+    weight = np.clip(cv2.distanceTransform(_as_u8(hole), cv2.DIST_L2, 3)[ys, xs] / feather_px, 0, 1)[:, None]
+    source = photo[ys + shift[1], xs + shift[0]] - photo_low[ys + shift[1], xs + shift[0]]
+    out[ys, xs] = (1 - weight) * out[ys, xs] + weight * (fill_low[ys, xs] + source)
+
+
+def _best_source(hole: np.ndarray, box: tuple[int, int, int, int], blocked: np.ndarray, smooth_fill: np.ndarray,
+                 smooth_image: np.ndarray, gap: int = 4) -> tuple[int, int] | None:
+    """The shift (dx, dy) of the region next to ``hole`` (its bounding ``box``) that lies inside the
+    photo and clear of ``blocked`` and whose blurred colours best match the blurred fill, or None."""
+    x, y, w, h = box
+    height, width = hole.shape
+    ys, xs = np.nonzero(hole)
+    best, best_cost = None, np.inf
+    for dx, dy in [(0, -(h + gap)), (0, h + gap), (-(w + gap), 0), (w + gap, 0),
+                   (-(w + gap), -(h + gap)), (w + gap, -(h + gap)), (-(w + gap), h + gap), (w + gap, h + gap)]:
+        if not (0 <= x + dx and x + w + dx <= width and 0 <= y + dy and y + h + dy <= height):
+            continue
+        if blocked[ys + dy, xs + dx].any():
+            continue
+        cost = float(np.abs(smooth_image[ys + dy, xs + dx] - smooth_fill[ys, xs]).mean())
+        if cost < best_cost:
+            best, best_cost = (dx, dy), cost
+    return best

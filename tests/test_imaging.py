@@ -163,3 +163,31 @@ def test_composite_masked_changes_only_masked_pixels():
     out = composite_masked(image, filled, mask)
     assert out[0, 0].tolist() == [9, 9, 9] and not out.reshape(-1)[3:].any() and not image.any()
     assert composite_masked(image[..., 0], filled[..., 0], mask).tolist() == [[9, 0], [0, 0]]
+
+
+def test_transplant_detail_gives_a_smooth_fill_its_surroundings_texture():
+    from catloc.engines.inpaint_opencv import OpenCVInpainter
+    from catloc.imaging import transplant_detail
+    rng = np.random.default_rng(1)
+    grain = cv2.GaussianBlur(rng.normal(0, 40, (240, 240)).astype(np.float32), (0, 0), 1.2)
+    wood = np.clip(np.stack([120 + grain, 160 + grain, 150 + grain], -1), 0, 255).astype(np.uint8)
+    hole = np.zeros((240, 240), bool)
+    hole[90:150, 100:170] = True                                  # where a QR card was
+    card = wood.copy()
+    card[hole] = 255
+    smooth = OpenCVInpainter("ns", 3).inpaint(card, hole)
+    textured = transplant_detail(card, smooth, hole)
+
+    def detail(image, where):
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[where].mean())
+
+    inner = np.zeros_like(hole)
+    inner[100:140, 110:160] = True
+    assert detail(smooth, inner) < 0.3 * detail(wood, inner)      # the smear
+    assert detail(textured, inner) > 0.7 * detail(wood, inner)    # the grain back
+    assert np.array_equal(textured[~hole], smooth[~hole])
+    assert abs(float(textured[inner].mean()) - float(wood[inner].mean())) < 6   # same colour
+    plain = np.full_like(wood, 200)
+    assert np.array_equal(transplant_detail(plain, plain, hole), plain)  # nothing to give
+    assert np.array_equal(OpenCVInpainter("ns", 3, texture=True).inpaint(card, hole)[~hole], card[~hole])

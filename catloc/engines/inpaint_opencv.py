@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import BaseInpainter, EngineLoadError
-from catloc.imaging import dilate
+from catloc.imaging import dilate, transplant_detail
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -13,13 +13,18 @@ _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 class OpenCVInpainter(BaseInpainter):
     name = "opencv"
 
-    def __init__(self, method: str = "telea", radius: int = 5):
+    def __init__(self, method: str = "telea", radius: int = 5, texture: bool = False):
         if method not in _METHODS:
             raise EngineLoadError(f"opencv inpaint: method must be one of {sorted(_METHODS)}, got {method!r}")
         self.flag = _METHODS[method]
         self.radius = int(radius)
+        self.texture = bool(texture)  # holes in textured surroundings get their neighbours' fine detail
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        filled = self._diffuse(image, mask)
+        return transplant_detail(image, filled, mask) if self.texture else filled
+
+    def _diffuse(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Masked blobs are grouped where they come within 2 x (``radius`` + 2) px of each other,
         and each group is inpainted in its own crop, its bounding box plus ``radius`` + 2 px (same
         result as the whole image, since both methods only look ``radius`` px around the hole,
