@@ -570,8 +570,9 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
     strokes = cv2.dilate(strokes.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     mark = fit_mark(image, corners, strokes, product, blocked) if strokes.any() else None
     if mark is not None and not all(settled):
-        corners = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
-        mark = fit_mark(image, corners, strokes, product, blocked)
+        moved = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
+        if moved != corners:  # the same corners would fit the same mark
+            corners, mark = moved, fit_mark(image, moved, strokes, product, blocked)
     if mark is None:
         return None
     coverage = np.zeros(image.shape[:2], np.float32)
