@@ -1,10 +1,12 @@
 """catloc.imaging: small exact-array tests, one group per helper."""
+import warnings
+
 import cv2
 import numpy as np
 import pytest
 
 from catloc.imaging import (bbox_window, border_sides, border_strip, colour_distance, composite_masked,
-                            connected_to_border, dilate, erode, fill_holes, largest_components, place,
+                            connected_to_border, dilate, erode, fill_holes, largest_components, nanmedian_first_axis, place,
                             polygon_mask, resize_longest, resize_mask, share_inside)
 
 
@@ -191,3 +193,20 @@ def test_transplant_detail_gives_a_smooth_fill_its_surroundings_texture():
     plain = np.full_like(wood, 200)
     assert np.array_equal(transplant_detail(plain, plain, hole), plain)  # nothing to give
     assert np.array_equal(OpenCVInpainter("ns", 3, texture=True).inpaint(card, hole)[~hole], card[~hole])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 4), (2, 6, 3), (9, 30, 20), (31, 40, 3)])
+def test_nanmedian_first_axis_equals_numpys(dtype, shape):
+    rng = np.random.default_rng(sum(shape))
+    values = (rng.normal(size=shape) * 100).astype(dtype)
+    values[rng.random(shape) < 0.1] = 0.0
+    values[rng.random(shape) < 0.4] = np.nan
+    values[:, 0] = np.nan  # a column with no sample
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(values, axis=0)
+    got = nanmedian_first_axis(values)
+    assert got.dtype == expected.dtype
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[0]).all()

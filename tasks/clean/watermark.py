@@ -39,7 +39,6 @@ left bit-for-bit.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -47,7 +46,7 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import TextRegion
-from catloc.imaging import dilate
+from catloc.imaging import dilate, nanmedian_first_axis
 
 MIN_COVERAGE = 0.03    # coverage below this is noise of the estimate, not the mark
 DEFAULT_OPACITY = 0.3  # the mark's opacity when no tile lies on a background other than the backdrop
@@ -543,12 +542,10 @@ def stacked_template(hp: np.ndarray, corners: list[tuple[int, int]], support: np
     if len(windows) < 2:
         return None
     stack = np.stack(windows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # pixels no window has clear (all NaN): 0
-        first = np.nan_to_num(np.nanmedian(stack, axis=0))
-        signs = np.sign([np.nansum(w * first) for w in stack]).astype(np.float32)
-        signs[signs == 0] = 1.0
-        template = np.nan_to_num(np.nanmedian(stack * signs[:, None, None], axis=0))
+    first = np.nan_to_num(nanmedian_first_axis(stack))  # pixels no window has clear (all NaN): 0
+    signs = np.sign([np.nansum(w * first) for w in stack]).astype(np.float32)
+    signs[signs == 0] = 1.0
+    template = np.nan_to_num(nanmedian_first_axis(stack * signs[:, None, None]))
     return (template * support).astype(np.float32)
 
 
@@ -573,8 +570,9 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
     strokes = cv2.dilate(strokes.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     mark = fit_mark(image, corners, strokes, product, blocked) if strokes.any() else None
     if mark is not None and not all(settled):
-        corners = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
-        mark = fit_mark(image, corners, strokes, product, blocked)
+        moved = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
+        if moved != corners:  # the same corners would fit the same mark
+            corners, mark = moved, fit_mark(image, moved, strokes, product, blocked)
     if mark is None:
         return None
     coverage = np.zeros(image.shape[:2], np.float32)
@@ -636,15 +634,20 @@ def settle(image: np.ndarray, corner: tuple[int, int], mark: Mark, reach: int = 
     h, w = mark.coverage.shape
     near = cv2.dilate((mark.coverage >= MIN_COVERAGE).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     a = np.minimum(mark.coverage, 0.95)[..., None]
+    laid, kept = a * mark.colour, 1 - a
+    top, left = corner[0] - reach, corner[1] - reach
+    area = crop(image, top, left, (h + 2 * reach, w + 2 * reach), 0.0)  # every offset's window, 0 off the photo
+    inside = np.zeros(area.shape[:2], bool)
+    inside[max(0, -top):max(0, image.shape[0] - top), max(0, -left):max(0, image.shape[1] - left)] = True
     best, best_energy = corner, np.inf
     for dr in range(-reach, reach + 1):
         for dc in range(-reach, reach + 1):
             r, c = corner[0] + dr, corner[1] + dc
-            window = crop(image, r, c, (h, w), np.nan)
-            valid = near & np.isfinite(window[..., 0])
+            window = area[reach + dr:reach + dr + h, reach + dc:reach + dc + w]
+            valid = near & inside[reach + dr:reach + dr + h, reach + dc:reach + dc + w]
             if valid.sum() < 0.5 * near.sum():
                 return corner  # mostly off the photo: left where the lattice puts it
-            grey = ((np.nan_to_num(window) - a * mark.colour) / (1 - a)).mean(2)
+            grey = ((window - laid) / kept).mean(2)
             energy = float(((grey - cv2.GaussianBlur(grey, (0, 0), 2.0))[valid] ** 2).mean())
             if energy < best_energy:
                 best, best_energy = (r, c), energy
@@ -655,9 +658,7 @@ def nanmedian_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     """The median over the first axis of ``values`` (N, ...) at the samples ``where`` (N, ..., its leading axes) is true
     and that are finite: (n, ...), NaN where none is."""
     picked = np.where(where.reshape(where.shape + (1,) * (values.ndim - where.ndim)), values, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        return np.nanmedian(picked, axis=0)
+    return nanmedian_first_axis(picked)
 
 
 def place(canvas: np.ndarray, window: np.ndarray, top: int, left: int) -> None:
