@@ -262,3 +262,37 @@ def test_a_flat_promo_string_on_a_busy_print_is_masked_at_its_inks_not_its_box()
     assert how == "ink strokes", how
     assert mask[sale.mask].mean() > 0.99, mask[sale.mask].mean()      # every pixel the text changed
     assert mask[box].mean() < 0.9, mask[box].mean()                    # the box fallback: all of it
+
+
+def test_a_print_reaching_off_a_small_product_stays_when_painting_it_out_loses_the_product(engines):
+    """A still life: a small jar on a light table, a brand print over the top of its lid that reaches
+    onto the table. The classical segmenter can lose such a product altogether once the print is
+    painted out (dev2's candle: its mask went to a banner's fill instead); the print is then 0% on the
+    product and reaches onto the backdrop, and was taken for an overlay. Located with the print left in,
+    the product covers it: it stays, untouched, while promo text beside it still goes."""
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(232, 2.0, (512, 512, 3)), 0, 255).astype(np.uint8)     # the table
+    cv2.ellipse(image, (256, 330), (110, 120), 0, 0, 360, (196, 140, 84), -1)        # the jar
+    jar = np.zeros((512, 512), bool)
+    cv2.ellipse(jar.view(np.uint8), (256, 330), (110, 120), 0, 0, 360, 1, -1)
+    image = woven(image, jar)
+    printed = paint_print(image, (120, 200), "SUMMER 1988", synthetic.font("sans_bold", 34), (20, 40, 90),
+                          blur_px=1.1)
+    promo = paint_text(printed.image, (300, 470), "包邮", synthetic.font("cjk", 30), (250, 210, 0))
+
+    class LosesTheJar:
+        name = "loses-the-jar"
+
+        def segment(self, small):
+            """The jar where the print's dark ink is in the picture; nothing once it is painted out."""
+            h, w = small.shape[:2]
+            ink = (small.astype(np.int16).sum(-1) < 250).sum() > 20
+            return cv2.resize(jar.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 if ink \
+                else np.zeros((h, w), bool)
+
+    result = remove_overlay_text(promo.image, engines["ocr"], engines["inpaint"], LosesTheJar(), SA)
+    found = _reading(result, "SUMMER")
+    assert found and found[0]["rendering"] == "printed" and found[0]["crosses_backdrop"], result.report["text"]
+    assert found[0]["decision"] == "kept", found
+    assert _reading(result, "包邮")[0]["decision"] == "removed"
+    assert np.array_equal(result.cleaned[printed.mask & ~promo.mask], promo.image[printed.mask & ~promo.mask])
