@@ -212,8 +212,15 @@ def _prints_cut_off(image: np.ndarray, detections: Detections, insides: list[flo
     """The texts' shares on the product, where a confident reading rendered like a print that reaches
     onto the backdrop lies less than 15% on the product mask (which was located with it painted out:
     painting a print out of a small product can cut the product away with it): the larger of that
-    share and its share on the product mask located with these readings (and their plates) left in place."""
-    second = [p and not u and inside < 0.15 for p, u, inside in zip(printed_crossing, unsure, insides)]
+    share and its share on the product mask located with these readings (and their plates) left in place.
+    A reading within 5% of the photo's side of an edge is not looked at again: that is where credits and
+    watermarks sit (left in, a logo there pulls the classical segmenter's mask onto itself)."""
+    h, w = detections.shape
+    margin = 0.05 * max(h, w)
+    clear = [x >= margin and y >= margin and x + bw <= w - margin and y + bh <= h - margin
+             for x, y, bw, bh in (cv2.boundingRect(m.view(np.uint8)) for m in detections.text_masks)]
+    second = [p and c and not u and inside < 0.15
+              for p, c, u, inside in zip(printed_crossing, clear, unsure, insides)]
     if not any(second):
         return insides
     product = segment_painted(image, _painted_but(detections, second, options), inpainter, segmenter)
