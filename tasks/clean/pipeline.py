@@ -142,7 +142,9 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
 
     An unsure reading may be the product itself (OCR "reading" a print or a shape): its share on
     the product is the larger of its share on that mask and on the product's main body located
-    with the reading left in place, and it never takes its plate with it. With a human ``parser``,
+    with the reading left in place, and it never takes its plate with it. A confident reading rendered
+    like a print that reaches onto the backdrop from less than 15% on the product is looked at again the
+    same way (:func:`_prints_cut_off`): painting it out can lose a small product. With a human ``parser``,
     each text's share on the parsed garments and accessories is a fact too.
     """
     product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
@@ -162,11 +164,15 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
                                                      or insides[i] < options.product_text_inside)
               for i in range(len(texts))]  # the rules that read the rendering can fire
     cues = [rendering_cues(image, m, t.polygon) if need else None for m, t, need in zip(masks, texts, needed)]
+    renderings = [UNMEASURED if c is None else rendering_verdict(c, options) for c in cues]
+    insides = _prints_cut_off(image, detections, insides, unsure, [crossing[i] and renderings[i] == PRINTED
+                              and not (i in tiled or promo[i]) for i in range(len(texts))],
+                              inpainter, segmenter, options)
     garment = parser.parse(image).mask("garment", "accessory") if parser is not None and texts else None
     findings = [Finding(text=t.text, score=t.score, inside=insides[i], tiled=i in tiled, promo=promo[i],
                         crosses_backdrop=crossing[i], unsure=unsure[i],
                         has_plate=detections.plates[i] is not None and not unsure[i], stripped=stripped[i],
-                        rendering=UNMEASURED if cues[i] is None else rendering_verdict(cues[i], options),
+                        rendering=renderings[i],
                         on_garment=None if garment is None else share_inside(masks[i], garment),
                         around_backdrop=around[i], size_run=is_size_run(t.text))
                 for i, t in enumerate(texts)]
@@ -200,16 +206,44 @@ def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndar
     return crossing, around
 
 
+def _prints_cut_off(image: np.ndarray, detections: Detections, insides: list[float], unsure: list[bool],
+                    printed_crossing: list[bool], inpainter: BaseInpainter, segmenter: Segmenter,
+                    options: CleanOptions) -> list[float]:
+    """The texts' shares on the product, where a confident reading rendered like a print that reaches
+    onto the backdrop lies less than 15% on the product mask (which was located with it painted out:
+    painting a print out of a small product can cut the product away with it): the larger of that
+    share and its share on the product mask located with these readings (and their plates) left in place.
+    A reading within 5% of the photo's side of an edge is not looked at again: that is where credits and
+    watermarks sit (left in, a logo there pulls the classical segmenter's mask onto itself)."""
+    h, w = detections.shape
+    margin = 0.05 * max(h, w)
+    clear = [x >= margin and y >= margin and x + bw <= w - margin and y + bh <= h - margin
+             for x, y, bw, bh in (cv2.boundingRect(m.view(np.uint8)) for m in detections.text_masks)]
+    second = [p and c and not u and inside < 0.15
+              for p, c, u, inside in zip(printed_crossing, clear, unsure, insides)]
+    if not any(second):
+        return insides
+    product = segment_painted(image, _painted_but(detections, second, options), inpainter, segmenter)
+    return [max(inside, share_inside(m, product)) if s else inside
+            for m, inside, s in zip(detections.text_masks, insides, second)]
+
+
 def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], inpainter: BaseInpainter,
                segmenter: Segmenter, options: CleanOptions) -> np.ndarray:
     """The product's largest part, located with every finding painted out but the unsure readings
     (and their plates)."""
-    left_in = np.zeros(detections.shape, bool)
-    for mask, plate, leave in zip(detections.text_masks, detections.plates, unsure):
+    return largest_components(segment_painted(image, _painted_but(detections, unsure, options), inpainter,
+                                              segmenter))
+
+
+def _painted_but(detections: Detections, left_in: list[bool], options: CleanOptions) -> np.ndarray:
+    """What is painted out (bool (H, W)) to locate the product: every finding and plate grown by
+    ``dilate_px``, but the texts flagged in ``left_in`` (and their plates)."""
+    keep = np.zeros(detections.shape, bool)
+    for mask, plate, leave in zip(detections.text_masks, detections.plates, left_in):
         if leave:
-            left_in |= mask if plate is None else (mask | plate)
-    painted = dilate(detections.everything() & ~left_in, options.dilate_px)
-    return largest_components(segment_painted(image, painted, inpainter, segmenter))
+            keep |= mask if plate is None else (mask | plate)
+    return dilate(detections.everything() & ~keep, options.dilate_px)
 
 
 # ---------------------------------------------------------------- 4. mask
