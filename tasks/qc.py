@@ -242,14 +242,18 @@ class Repaint:
     """What the clean stage inpainted, as every candidate of the SKU carries it."""
 
     share: float = 0.0                        # of the product zone (:func:`repainted_share`)
-    hidden: float = 0.0                       # its widest solid patch (:func:`hidden_patch`)
+    hidden: float = 0.0                       # the widest solid patch on the mask (:func:`hidden_patch`)
     smooth_on_product: tuple[str, ...] = ()   # smeared patches (:func:`smooth_patches`): where
     smooth_outside: tuple[str, ...] = ()
 
     @classmethod
-    def measure(cls, cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, qc_cfg: dict[str, Any]) -> "Repaint":
+    def measure(cls, cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, mask: np.ndarray,
+                qc_cfg: dict[str, Any]) -> "Repaint":
+        """The facts for the cleaned source: share and smears in the product ``zone``
+        (:func:`product_zone`), the hidden patch in the product ``mask`` itself (an untrusted mask's zone
+        takes in a busy table, and a QR card on the table is on no product)."""
         on, off = smooth_patches(cleaned, removed, zone, qc_cfg)
-        return cls(repainted_share(removed, zone), hidden_patch(removed, zone), tuple(on), tuple(off))
+        return cls(repainted_share(removed, zone), hidden_patch(removed, mask), tuple(on), tuple(off))
 
 
 def repaint_findings(repaint: Repaint, original: bool, qc_cfg: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -393,7 +397,7 @@ def score_candidates(candidates: list[Candidate], cleaned: Cleaned, analysis: An
         source, mask = storage.load_rgb(cleaned.image), storage.load_mask(analysis.product_mask)
         texts = product_texts(source, mask, ocr, qc_option(qc_cfg, "legible_score"))
         zone = product_zone(source, mask, analysis, qc_cfg)
-        repaint = Repaint.measure(source, storage.load_mask(cleaned.removed_mask), zone, qc_cfg)
+        repaint = Repaint.measure(source, storage.load_mask(cleaned.removed_mask), zone, mask, qc_cfg)
         images = [storage.load_rgb(c.image) for c in candidates]
         kept = [storage.load_mask(c.kept_mask) if c.kept_mask else mask for c in candidates]
         scored = [score_candidate(image, c, source, region, analysis, ocr, qc_cfg, policy, texts, zone, repaint)

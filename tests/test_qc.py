@@ -221,9 +221,9 @@ def test_a_smooth_fill_on_a_textured_backdrop_fails_the_original_not_the_cut_out
     product[200:380, 100:300] = True
     smeared = textured.copy()
     smeared[removed] = 128                                                # a smooth fill
-    repaint = Repaint.measure(smeared, removed, product, qc_cfg)
+    repaint = Repaint.measure(smeared, removed, product, product, qc_cfg)
     assert repaint.smooth_outside and not repaint.smooth_on_product
     assert repaint_findings(repaint, True, qc_cfg)[0] and not repaint_findings(repaint, False, qc_cfg)[0]
     plain = np.full((400, 400, 3), 240, np.uint8)
-    assert Repaint.measure(plain, removed, product, qc_cfg) == Repaint()
-    assert Repaint.measure(textured, removed, product, qc_cfg).smooth_outside == ()  # filled with texture
+    assert Repaint.measure(plain, removed, product, product, qc_cfg) == Repaint()
+    assert Repaint.measure(textured, removed, product, product, qc_cfg).smooth_outside == ()  # filled with texture
