@@ -521,13 +521,15 @@ def transplant_detail(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, s
     n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        ring = dilate(labels == i, max(3, int(np.sqrt(area) / 3))) & ~blocked
-        if not ring.any() or np.abs(fine[ring]).mean() < min_detail:
-            continue
+        pad = max(3, int(np.sqrt(area) / 3))
         scale = max(sigma, min(w, h) / 8)  # coarser than the fill's own streaks on a large hole
-        reach = int(3 * scale) + 4
+        reach = int(3 * scale) + 4 + pad   # a window around the hole holds its ring and every source
         win = (slice(max(0, y - h - reach), y + 2 * h + reach), slice(max(0, x - w - reach), x + 2 * w + reach))
-        _texture_hole(out[win], photo[win], labels[win] == i, blocked[win], scale, feather_px)
+        hole = labels[win] == i
+        ring = dilate(hole, pad) & ~blocked[win]
+        if not ring.any() or np.abs(fine[win][ring]).mean() < min_detail:
+            continue
+        _texture_hole(out[win], photo[win], hole, blocked[win], scale, feather_px)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

@@ -228,12 +228,13 @@ def smooth_patches(cleaned: np.ndarray, removed: np.ndarray, zone: np.ndarray, q
         patch = labels == i
         inner = erode(patch, 2)
         ring = dilate(patch, max(4, int(np.sqrt(stats[i, cv2.CC_STAT_AREA]) / 3))) & ~dilate(gone, 1)
-        ring &= product if share_inside(patch, product) > 0.5 else ~product
+        on_product = share_inside(patch, product) > 0.5
+        ring &= product if on_product else ~product
         if inner.sum() < 20 or ring.sum() < 50 or detail[ring].mean() < qc_option(qc_cfg, "min_texture"):
             continue
         if detail[inner].mean() < qc_option(qc_cfg, "max_smooth_ratio") * detail[ring].mean():
             where = f"({centroids[i][0] / shape[1]:.0%}, {centroids[i][1] / shape[0]:.0%})"
-            (on if share_inside(patch, product) > 0.5 else off).append(where)
+            (on if on_product else off).append(where)
     return on, off
 
 
