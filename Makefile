@@ -16,9 +16,11 @@ setup: $(STAMP) fonts chromium postgres
 
 # Reinstall only when the pins change. constraints.txt is the lock (pip freeze of a
 # set known to install and import together on CPU-only Linux, Python 3.11).
+# --no-cache-dir: torch's wheels from PyPI bring ~4 GB of CUDA libraries; a second copy in pip's
+# cache once filled a CI disk (ENOSPC) before the install finished.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # The sample catalog draws Chinese promo text: it needs a CJK font (Debian package).
