@@ -25,7 +25,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from scale_common import REPO, loadavg, prefect_api, report
+from scale_common import REPO, add_keep_option, bench_folder, loadavg, prefect_api, report, shown_folder
 
 STAND_INS = Path(__file__).resolve().parent / "stand_in_engines.py"
 
@@ -64,17 +63,16 @@ def cheap_config(folder: Path) -> Path:
     return folder / "pipeline.yaml"
 
 
-def measure_one(n: int, workers: int, cluster: str) -> dict:
-    """Run the flow on ``n`` synthetic SKUs from this process; this process's peak RSS."""
+def measure_one(n: int, workers: int, cluster: str, work: Path, keep: bool) -> dict:
+    """Run the flow on ``n`` synthetic SKUs from this process, into ``work``; this process's peak RSS."""
     import stand_in_engines  # noqa: F401  (registers the stand-ins here; workers preload them)
     from catloc.flows.nightly import nightly
-    work = Path(tempfile.mkdtemp(prefix=f"catloc-bench-memory-{n}-"))
     catalog, config = make_catalog(work / "catalog", n), cheap_config(work / "configs")
     started = time.perf_counter()
     result = nightly(str(catalog), "sa", out=str(work / "out"), run_id="mem", config=str(config), workers=workers,
                      cluster=cluster)
     return {"skus": n, "cluster": cluster, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "seconds": round(time.perf_counter() - started, 1), "counts": result["counts"], "out": str(work / "out")}
+            "seconds": round(time.perf_counter() - started, 1), "counts": result["counts"], "out": shown_folder(work / "out", keep)}
 
 
 def main() -> None:
@@ -84,16 +82,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="with --cluster none: SKU tasks at once (threads)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure N in this process
     parser.add_argument("--json")
+    add_keep_option(parser)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure_one(args.one, args.workers, args.cluster)))
+        with bench_folder(f"catloc-bench-memory-{args.one}-", args.keep) as work:
+            print(json.dumps(measure_one(args.one, args.workers, args.cluster, work, args.keep)))
         return
     load_before, runs = loadavg(), []
     with prefect_api():
         env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps([str(STAND_INS)])}
         for n in args.skus:
             proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers),
-                                   "--cluster", args.cluster], capture_output=True, text=True, env=env)
+                                   "--cluster", args.cluster, *(["--keep"] if args.keep else [])], capture_output=True, text=True, env=env)
             if proc.returncode:
                 raise SystemExit(f"the run of {n} SKUs failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
             runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))

@@ -16,12 +16,12 @@ Without ``$PREFECT_API_URL`` a Prefect server is started for the run (and stoppe
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from scale_common import SAMPLE, loadavg, prefect_api, repeat_catalog, report
+from scale_common import (SAMPLE, add_keep_option, bench_folder, loadavg, prefect_api, repeat_catalog, report,
+                          shown_folder)
 
 from catloc.config import PLACED_STAGES
 from catloc.tasks.export import export_sheets
@@ -57,8 +57,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="SKUs at once, in both (threads)")
     parser.add_argument("--repeats", type=int, default=2, help="alternate loop and flow this many times; best of each")
     parser.add_argument("--json")
+    add_keep_option(parser)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="catloc-bench-overhead-"))
+    with bench_folder("catloc-bench-overhead-", args.keep) as work:
+        measure(args, work)
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """The warm-up, then plain loop and flow alternated ``--repeats`` times, into ``work``; the report printed."""
     catalog, out = str(repeat_catalog(Path(args.catalog), args.skus, work / "catalog")), work / "out"
     load_before = loadavg()
     with prefect_api():
@@ -77,7 +83,7 @@ def main() -> None:
             "loop_s": [round(s, 2) for s in loop_s], "flow_s": [round(s, 2) for s in flow_s],
             "overhead": f"{100 * (best_flow / best_loop - 1):+.1f}% (best flow {best_flow:.1f} s / best loop "
                         f"{best_loop:.1f} s; target <= +10%)",
-            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": str(out)}, args.json)
+            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": shown_folder(out, args.keep)}, args.json)
 
 
 if __name__ == "__main__":

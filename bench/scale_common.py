@@ -6,6 +6,7 @@ runnable processes; on a 2-core machine, anything well above 2 means the CPUs we
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import json
@@ -56,6 +57,29 @@ def prefect_api() -> Iterator[str]:
         os.environ.pop("PREFECT_API_URL", None)
         stack.stop(server)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def bench_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A new temporary folder for a benchmark's catalogs and run folders (hundreds of MB for the
+    memory benchmark); removed afterwards unless ``keep`` (``--keep``: to look at what the runs wrote)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def add_keep_option(parser: argparse.ArgumentParser) -> None:
+    """``--keep``: leave the benchmark's temporary folder (its path is printed as ``out``)."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder with the runs' outputs "
+                                                             "(removed by default; its path is printed as 'out')")
+
+
+def shown_folder(folder: Path, keep: bool) -> str:
+    """What a report says of ``folder``: its path if kept, else that it was removed."""
+    return str(folder) if keep else "removed after the run (--keep keeps it)"
 
 
 def repeat_catalog(source: Path, n: int, folder: Path) -> Path:

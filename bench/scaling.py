@@ -17,12 +17,12 @@ Without ``$PREFECT_API_URL`` a Prefect server is started for the run (and stoppe
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scale_common import SAMPLE, loadavg, prefect_api, repeat_catalog, report
+from scale_common import (SAMPLE, add_keep_option, bench_folder, loadavg, prefect_api, repeat_catalog, report,
+                          shown_folder)
 
 
 def sku_phase(catalog: Path, market: str, out: Path, cluster: str) -> float:
@@ -62,8 +62,14 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=24)
     parser.add_argument("--market", default="sa")
     parser.add_argument("--json")
+    add_keep_option(parser)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="catloc-bench-scaling-"))
+    with bench_folder("catloc-bench-scaling-", args.keep) as work:
+        measure(args, work)
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Both runs of the flow and the machine's ceiling, into ``work``; the report printed."""
     catalog = repeat_catalog(Path(args.catalog), args.skus, work / "catalog")
     load_before = loadavg()
     ceiling = machine_ceiling()
@@ -73,7 +79,7 @@ def main() -> None:
     report({"benchmark": "scaling", "skus": args.skus, "one_worker_s": round(one, 1), "two_workers_s": round(two, 1),
             "speedup": f"{one / two:.2f}x (target >= 1.7x on 2 cores)",
             "machine_ceiling": f"{ceiling:.2f}x (two bare processes of OpenCV work against one)",
-            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": str(work / "out")}, args.json)
+            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": shown_folder(work / "out", args.keep)}, args.json)
 
 
 if __name__ == "__main__":

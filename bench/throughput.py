@@ -13,12 +13,11 @@ SKUs that fail a stage (a broken image) are left out of the later stages' counts
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from scale_common import SAMPLE, loadavg, report
+from scale_common import SAMPLE, add_keep_option, bench_folder, loadavg, report, shown_folder
 
 from catloc.config import PLACED_STAGES
 from catloc.records import CatalogItem, SkuError
@@ -56,8 +55,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many photos")
     parser.add_argument("--market", default="sa")
     parser.add_argument("--json")
+    add_keep_option(parser)
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="catloc-bench-throughput-"))
+    with bench_folder("catloc-bench-throughput-", args.keep) as out:
+        measure(args, out)
+
+
+def measure(args: argparse.Namespace, out: Path) -> None:
+    """Every stage timed on the catalog's or the corpus's photos, run folders in ``out``; the report printed."""
     plan = prepare_run(args.catalog, args.market, out=str(out), run_id="throughput", cluster="none")
     items = corpus_items(args.corpus, args.limit) if args.corpus else read_catalog(args.catalog)[0][:args.limit]
     warm = prepare_run(args.catalog, args.market, out=str(out), run_id="warmup", cluster="none")
@@ -70,7 +75,7 @@ def main() -> None:
               for stage, s in seconds.items()}
     report({"benchmark": "throughput", "source": str(args.corpus or args.catalog), "photos": len(items),
             "candidates_per_sku": plan.settings.n_candidates, "stages": stages,
-            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": str(out)}, args.json)
+            "loadavg_before": load_before, "loadavg_after": loadavg(), "out": shown_folder(out, args.keep)}, args.json)
 
 
 if __name__ == "__main__":
