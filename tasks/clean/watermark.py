@@ -59,6 +59,7 @@ CLEAR_POINT = 0.85     # ... of a lattice point's window, for a weak match there
 SAME_DIRECTION_DEG = 8.0  # readings of one watermark lie along one direction, within this
 ALONG_DEG = 12.0       # a lattice step along the text lies along the reference reading, within this
 SMALL_STEPS = [(i, j) for i in range(-2, 3) for j in range(0, 3) if (j, i) > (0, 0)]  # i·a + j·b, one of ±
+SMALL_I, SMALL_J = (np.array([[step[k]] for step in SMALL_STEPS], np.float64) for k in (0, 1))  # (n, 1) each
 MAX_OPACITY = 0.8      # a fitted opacity above this is no translucent mark: no layer
 SETTLE_BLUR_REACH = 8   # px: how far a 2 px Gaussian blur reaches (OpenCV's kernel for float images: 17 px)
 TURNED_DEG = 10.0      # a reading this far off the horizontal (and the vertical) may be a diagonal mark's tile
@@ -341,9 +342,10 @@ def plausible(a: np.ndarray, b: np.ndarray, frame: Frame) -> bool:
     repeat along their text without overlapping) at least 0.9 times its length long."""
     if cell(a, b) < max(frame.length * frame.height / 2, 0.3 * np.hypot(*a) * np.hypot(*b)):
         return False
-    along = np.array([frame.along[1], frame.along[0]])  # (row, col)
-    return any(np.hypot(*d) >= 0.9 * frame.length and abs(d[0] * along[1] - d[1] * along[0]) <=
-               np.sin(np.radians(ALONG_DEG)) * np.hypot(*d) for d in (i * a + j * b for i, j in SMALL_STEPS))
+    d = SMALL_I * a + SMALL_J * b  # (len(SMALL_STEPS), 2): the short steps, (row, col)
+    length = np.hypot(d[:, 0], d[:, 1])
+    across = np.abs(d[:, 0] * frame.along[0] - d[:, 1] * frame.along[1])  # |d x along|, along as (row, col)
+    return bool(np.any((length >= 0.9 * frame.length) & (across <= np.sin(np.radians(ALONG_DEG)) * length)))
 
 
 def lattice_value(best_score: np.ndarray, clear: np.ndarray, origin: np.ndarray, basis: np.ndarray,
