@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
            "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "finder_patterns",
            "largest_components", "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band",
-           "seam_colour_shift", "share_inside"]
+           "seam_colour_shift", "share_inside", "telea_again"]
 
 
 def _as_u8(mask: np.ndarray) -> np.ndarray:
@@ -594,3 +594,47 @@ def nanmedian_first_axis(values: np.ndarray) -> np.ndarray:
     median = (picked[0] + picked[1]) / values.dtype.type(2)
     median[counts[0] == 0] = np.nan
     return median
+
+
+TELEA_REACH = 16  # px: farther than this, a painted pixel's Telea fill (radius 3) cannot depend on another
+
+
+def telea_again(image: np.ndarray, mask: np.ndarray, before: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """``cv2.inpaint(image, mask, 3, INPAINT_TELEA)`` given that of the same ``image`` over a mask
+    ``before`` that differs from ``mask`` in a few places: only the groups of painted pixels that changed
+    are filled again.
+
+    Telea's fill of a pixel reads the pixels within its radius (3 px) of it and the distances to the mask
+    within a band 7 px wide around it, so painted pixels farther than TELEA_REACH px from every
+    changed pixel, through the painted pixels of either mask, keep their fill. The groups of painted
+    pixels (of either mask) within TELEA_REACH px of each other that hold a changed pixel are filled again,
+    each alone, in its bounding box grown by TELEA_REACH px.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    mask, before : (H, W) uint8 or bool ndarray
+        The pixels to fill now, and those ``filled`` was filled over.
+    filled : (H, W, 3) uint8 ndarray
+        ``cv2.inpaint(image, before, 3, cv2.INPAINT_TELEA)``.
+
+    Returns
+    -------
+    out : (H, W, 3) uint8 ndarray
+        ``image`` filled over ``mask``: the same as ``cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)``
+        (to the bit: tests/test_imaging.py).
+    """
+    now, was = _as_u8(mask), _as_u8(before)
+    changed = now != was
+    if not changed.any():
+        return filled
+    reach = np.ones((TELEA_REACH + 1, TELEA_REACH + 1), np.uint8)  # painted pixels this close are one group
+    _, groups = cv2.connectedComponents(cv2.dilate(now | was, reach), connectivity=8)
+    out = filled.copy()
+    for group in np.unique(groups[changed]):
+        members = groups == group
+        rows, cols = bbox_window(members, TELEA_REACH)
+        part = now[rows, cols] & members[rows, cols].view(np.uint8)
+        out[rows, cols][members[rows, cols]] = cv2.inpaint(image[rows, cols], part, 3,
+                                                           cv2.INPAINT_TELEA)[members[rows, cols]]
+    return out

@@ -7,7 +7,7 @@ import pytest
 
 from catloc.imaging import (bbox_window, border_sides, border_strip, colour_distance, composite_masked,
                             connected_to_border, dilate, erode, fill_holes, largest_components, nanmedian_first_axis, place,
-                            polygon_mask, resize_longest, resize_mask, share_inside)
+                            polygon_mask, resize_longest, resize_mask, share_inside, telea_again)
 
 
 def _mask(rows: list[str]) -> np.ndarray:
@@ -210,3 +210,28 @@ def test_nanmedian_first_axis_equals_numpys(dtype, shape):
     assert got.dtype == expected.dtype
     assert np.array_equal(got, expected, equal_nan=True)
     assert np.isnan(got[0]).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_telea_again_equals_inpainting_the_new_mask_afresh(seed):
+    """Strokes laid on a lattice (a tiled mark), a few of them moved by a pixel: filling only the changed
+    groups again gives OpenCV's Telea fill of the new mask, to the bit; an unchanged mask gives the old fill."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(128, 40, (160, 200, 3)) + np.linspace(0, 60, 200)[None, :, None], 0, 255).astype(np.uint8)
+    stroke = np.zeros((14, 30), np.uint8)
+    cv2.putText(stroke, "ab", (1, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1, 2)
+    corners = [(r, c) for r in range(-6, 160, 40) for c in range(-10, 200, 55)]
+    moved = [(r + int(rng.integers(-1, 2)), c + int(rng.integers(-1, 2))) if rng.random() < 0.3 else (r, c)
+             for r, c in corners]
+
+    def painted(at):
+        mask = np.zeros(image.shape[:2], np.uint8)
+        for r, c in at:
+            ys, xs = slice(max(0, r), min(160, r + 14)), slice(max(0, c), min(200, c + 30))
+            mask[ys, xs] |= stroke[ys.start - r:ys.stop - r, xs.start - c:xs.stop - c]
+        return mask
+
+    before, now = painted(corners), painted(moved)
+    filled = cv2.inpaint(image, before, 3, cv2.INPAINT_TELEA)
+    assert np.array_equal(telea_again(image, now, before, filled), cv2.inpaint(image, now, 3, cv2.INPAINT_TELEA))
+    assert telea_again(image, before, before, filled) is filled

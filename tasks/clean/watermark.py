@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import TextRegion
-from catloc.imaging import dilate, nanmedian_first_axis
+from catloc.imaging import dilate, nanmedian_first_axis, telea_again
 
 MIN_COVERAGE = 0.03    # coverage below this is noise of the estimate, not the mark
 DEFAULT_OPACITY = 0.3  # the mark's opacity when no tile lies on a background other than the backdrop
@@ -59,7 +59,9 @@ CLEAR_POINT = 0.85     # ... of a lattice point's window, for a weak match there
 SAME_DIRECTION_DEG = 8.0  # readings of one watermark lie along one direction, within this
 ALONG_DEG = 12.0       # a lattice step along the text lies along the reference reading, within this
 SMALL_STEPS = [(i, j) for i in range(-2, 3) for j in range(0, 3) if (j, i) > (0, 0)]  # i·a + j·b, one of ±
+SMALL_I, SMALL_J = (np.array([[step[k]] for step in SMALL_STEPS], np.float64) for k in (0, 1))  # (n, 1) each
 MAX_OPACITY = 0.8      # a fitted opacity above this is no translucent mark: no layer
+SETTLE_BLUR_REACH = 8   # px: how far a 2 px Gaussian blur reaches (OpenCV's kernel for float images: 17 px)
 TURNED_DEG = 10.0      # a reading this far off the horizontal (and the vertical) may be a diagonal mark's tile
 
 
@@ -340,9 +342,10 @@ def plausible(a: np.ndarray, b: np.ndarray, frame: Frame) -> bool:
     repeat along their text without overlapping) at least 0.9 times its length long."""
     if cell(a, b) < max(frame.length * frame.height / 2, 0.3 * np.hypot(*a) * np.hypot(*b)):
         return False
-    along = np.array([frame.along[1], frame.along[0]])  # (row, col)
-    return any(np.hypot(*d) >= 0.9 * frame.length and abs(d[0] * along[1] - d[1] * along[0]) <=
-               np.sin(np.radians(ALONG_DEG)) * np.hypot(*d) for d in (i * a + j * b for i, j in SMALL_STEPS))
+    d = SMALL_I * a + SMALL_J * b  # (len(SMALL_STEPS), 2): the short steps, (row, col)
+    length = np.hypot(d[:, 0], d[:, 1])
+    across = np.abs(d[:, 0] * frame.along[0] - d[:, 1] * frame.along[1])  # |d x along|, along as (row, col)
+    return bool(np.any((length >= 0.9 * frame.length) & (across <= np.sin(np.radians(ALONG_DEG)) * length)))
 
 
 def lattice_value(best_score: np.ndarray, clear: np.ndarray, origin: np.ndarray, basis: np.ndarray,
@@ -568,11 +571,14 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
     the mark is fitted again."""
     strokes = np.abs(template) > 0.25 * float(np.percentile(np.abs(template), 99.5))
     strokes = cv2.dilate(strokes.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    mark = fit_mark(image, corners, strokes, product, blocked) if strokes.any() else None
+    painted = painted_strokes(image.shape[:2], corners, strokes)
+    under = cv2.inpaint(image, painted, 3, cv2.INPAINT_TELEA)
+    mark = fit_mark(image, corners, strokes, under, product, blocked) if strokes.any() else None
     if mark is not None and not all(settled):
         moved = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
         if moved != corners:  # the same corners would fit the same mark
-            corners, mark = moved, fit_mark(image, moved, strokes, product, blocked)
+            under = telea_again(image, painted_strokes(image.shape[:2], moved, strokes), painted, under)
+            corners, mark = moved, fit_mark(image, moved, strokes, under, product, blocked)
     if mark is None:
         return None
     coverage = np.zeros(image.shape[:2], np.float32)
@@ -581,19 +587,24 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
     return WatermarkLayer(coverage, mark.colour, mark.opacity, len(corners))
 
 
-def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndarray, product: np.ndarray,
-             blocked: np.ndarray) -> Mark | None:
-    """The mark over the ``strokes`` (bool (h, w)) of the tiles at ``corners``, see :func:`fit_layer`:
+def painted_strokes(shape: tuple[int, int], corners: list[tuple[int, int]], strokes: np.ndarray) -> np.ndarray:
+    """Uint8 (H, W) of ``shape``: 1 on the ``strokes`` (bool (h, w)) laid at every one of ``corners``."""
+    painted = np.zeros(shape, np.uint8)
+    for r, c in corners:
+        place(painted, strokes.astype(np.uint8), r, c)
+    return painted
+
+
+def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndarray, under_photo: np.ndarray,
+             product: np.ndarray, blocked: np.ndarray) -> Mark | None:
+    """The mark over the ``strokes`` (bool (h, w)) of the tiles at ``corners``, see :func:`fit_layer`;
+    ``under_photo``: ``image`` with those strokes painted out (Telea, radius 3), the background ``B``:
     its shape, ``D0``, ``B0`` and opacity from the stroke pixels some tile shows on the backdrop, its
     colour so; then the shape at the stroke pixels no tile shows on the backdrop (tiles crossing the
     product) from the tiles there, as the median of ``(I - B)·(C - B) / (α·|C - B|²)`` over those
     whose background is at least 40 levels from ``C``. ``None`` when the tiles show no mark or it is
     not translucent (opacity above MAX_OPACITY)."""
     h, w = strokes.shape
-    painted = np.zeros(image.shape[:2], np.uint8)
-    for r, c in corners:
-        place(painted, strokes.astype(np.uint8), r, c)
-    under_photo = cv2.inpaint(image, painted, 3, cv2.INPAINT_TELEA)
     windows = np.stack([crop(image, r, c, (h, w), np.nan)[strokes] for r, c in corners])      # (N, n, 3)
     under = np.stack([crop(under_photo, r, c, (h, w), np.nan)[strokes] for r, c in corners])
     on_backdrop = np.stack([crop(blocked, r, c, (h, w), 1)[strokes] == 0 for r, c in corners])  # (N, n)
@@ -630,27 +641,32 @@ def fit_mark(image: np.ndarray, corners: list[tuple[int, int]], strokes: np.ndar
 def settle(image: np.ndarray, corner: tuple[int, int], mark: Mark, reach: int = 1) -> tuple[int, int]:
     """``corner`` moved within ``reach`` px to where de-blending ``mark`` leaves the least of it: the
     least mean square high-pass (grey level minus a 2 px blur) over the mark's pixels grown by 2 px
-    (those in the photo)."""
+    (those in the photo). The grey level of the de-blended window is ``(mean(I) - A·mean(C)) / (1 - A)``
+    (the mean over the channels of ``(I - A·C) / (1 - A)``); it is blurred over the mark's bounding box
+    grown by the blur's reach (SETTLE_BLUR_REACH) only, which gives the same high-pass on the mark's pixels."""
     h, w = mark.coverage.shape
     near = cv2.dilate((mark.coverage >= MIN_COVERAGE).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    a = np.minimum(mark.coverage, 0.95)[..., None]
-    laid, kept = a * mark.colour, 1 - a
+    x, y, bw, bh = cv2.boundingRect(near.view(np.uint8))
+    r0, c0 = max(0, y - SETTLE_BLUR_REACH), max(0, x - SETTLE_BLUR_REACH)
+    r1, c1 = min(h, y + bh + SETTLE_BLUR_REACH), min(w, x + bw + SETTLE_BLUR_REACH)
+    a = np.minimum(mark.coverage, 0.95)[r0:r1, c0:c1]
+    laid, kept = a * np.float32(mark.colour.mean()), 1 - a
+    near = near[r0:r1, c0:c1]
     top, left = corner[0] - reach, corner[1] - reach
-    area = crop(image, top, left, (h + 2 * reach, w + 2 * reach), 0.0)  # every offset's window, 0 off the photo
-    inside = np.zeros(area.shape[:2], bool)
+    area = crop(image, top, left, (h + 2 * reach, w + 2 * reach), 0.0).mean(2)  # every offset's window, 0 off the photo
+    inside = np.zeros(area.shape, bool)
     inside[max(0, -top):max(0, image.shape[0] - top), max(0, -left):max(0, image.shape[1] - left)] = True
     best, best_energy = corner, np.inf
     for dr in range(-reach, reach + 1):
         for dc in range(-reach, reach + 1):
-            r, c = corner[0] + dr, corner[1] + dc
-            window = area[reach + dr:reach + dr + h, reach + dc:reach + dc + w]
-            valid = near & inside[reach + dr:reach + dr + h, reach + dc:reach + dc + w]
+            at = (slice(reach + dr + r0, reach + dr + r1), slice(reach + dc + c0, reach + dc + c1))
+            valid = near & inside[at]
             if valid.sum() < 0.5 * near.sum():
                 return corner  # mostly off the photo: left where the lattice puts it
-            grey = ((window - laid) / kept).mean(2)
+            grey = (area[at] - laid) / kept
             energy = float(((grey - cv2.GaussianBlur(grey, (0, 0), 2.0))[valid] ** 2).mean())
             if energy < best_energy:
-                best, best_energy = (r, c), energy
+                best, best_energy = (corner[0] + dr, corner[1] + dc), energy
     return best
 
 
