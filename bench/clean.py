@@ -137,16 +137,24 @@ def photo_overlays(path: str | None, name: str) -> list[re.Pattern]:
 
 
 # ---------------------------------------------------------------- one photo
-def run_case(args, engines, options, category: str, name: str, clean: np.ndarray) -> tuple[dict, tuple]:
-    """Draw, clean and judge one photo: its case record, and what to save as an example."""
-    ocr, inpainter, segmenter = engines
+def cluttered(args, engines, name: str, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Photo ``name`` with supplier clutter drawn on it (the same for the same ``--seed``): the clean
+    photo with the drawn brand print, the input with the clutter, and every ground-truth item (the
+    photo's own confident text first)."""
+    ocr, _, segmenter = engines
     rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])
     truth = photo_text(ocr, clean, photo_overlays(args.photo_overlays, name))
     keep_clear = [quad_box(it.quad) for it in truth]
     product = segmenter.segment(clean)
     base, image, items = make_case(clean, product, rng, keep_clear, qr=rng.random() < 0.5,
                                    watermark=rng.random() < 1 / 3)
-    items = truth + items
+    return base, image, truth + items
+
+
+def run_case(args, engines, options, category: str, name: str, clean: np.ndarray) -> tuple[dict, tuple]:
+    """Draw, clean and judge one photo: its case record, and what to save as an example."""
+    ocr = engines[0]
+    base, image, items = cluttered(args, engines, name, clean)
     cv2.setRNGSeed(args.seed)
     clock = StepClock() if args.profile else None
     load = load_average()
