@@ -597,16 +597,17 @@ def nanmedian_first_axis(values: np.ndarray) -> np.ndarray:
 
 
 def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_radius: float = np.inf,
-                  max_stroke_radius: float = 40.0, min_detail: float = 1.5, patch_px: int = 6,
-                  search_px: int = 24) -> np.ndarray:
+                  max_stroke_radius: float = 40.0, min_detail: float = 1.5, max_smooth_ratio: float = 0.6,
+                  measure_side: int = 768, patch_px: int = 6, search_px: int = 24) -> np.ndarray:
     """Fill holes in textured surroundings (and, if asked, large holes) with pixels copied from around them.
 
     A diffusion fill bleeds the colours around a hole into it: on brick or concrete the strokes of a
     removed text stay a flat smear, across a card that hid a garment's hem a blob of both colours.
     Each 8-connected hole of ``mask`` whose inscribed radius is below ``max_stroke_radius`` px and
-    whose surroundings have texture (mean absolute detail, ``image`` minus its 2-px Gaussian blur, of
-    at least ``min_detail`` levels in a ring as wide as its radius), and each hole whose radius is at
-    least ``min_radius`` px (default: none), is filled pixel by pixel with the pixel at one shift
+    whose fill in ``filled`` is still a smear (:func:`_smeared`, on the photo shrunk to a longer side
+    of ``measure_side`` px: at least ``min_detail`` levels of detail around it, less than
+    ``max_smooth_ratio`` times that inside), and each hole whose radius
+    is at least ``min_radius`` px (default: none), is filled pixel by pixel with the pixel at one shift
     from it: the shift (from a grid within ``search_px`` working pixels) whose shifted surroundings
     best match the hole's in the ``patch_px`` working pixels around that pixel, among the shifts
     whose source is clear of the mask (:func:`_shift_labels`: two passes, the second matching the
@@ -624,18 +625,17 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
         shift has a clear source.
     mask : (H, W) bool ndarray
         The holes.
-    min_radius, max_stroke_radius, min_detail, patch_px, search_px : float, float, float, int, int
-        See above (px; px; levels; working px; working px).
+    min_radius, max_stroke_radius, min_detail, max_smooth_ratio, measure_side, patch_px, search_px : float or int
+        See above (px; px; levels; share; px; working px; working px).
 
     Returns
     -------
     out : (H, W, 3) uint8 ndarray
         ``filled`` with the qualifying holes replaced by copies; every other pixel is ``filled``'s.
     """
-    out = filled.copy()
-    photo = image.astype(np.float32)
-    blocked = dilate(mask, 1)
+    out, photo, blocked = filled.copy(), image.astype(np.float32), dilate(mask, 1)
     radius = cv2.distanceTransform(_as_u8(mask), cv2.DIST_L2, 3)
+    scale = min(1.0, measure_side / max(mask.shape))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
@@ -646,7 +646,7 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
         hole = labels[win] == i
         large = hole_radius >= min_radius
         if not large and (hole_radius >= max_stroke_radius
-                          or not _textured_ring(photo[win], hole, blocked[win], hole_radius, min_detail)):
+                          or not _smeared(filled[win], hole, blocked[win], scale, min_detail, max_smooth_ratio)):
             continue
         guide_weight = 0.5 if large else 0.0  # deep inside a large hole, keep near the fill's colours
         shifts = _shift_labels(photo[win], filled[win].astype(np.float32), hole, blocked[win], factor, patch_px,
@@ -656,19 +656,26 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
     return out
 
 
-def _textured_ring(photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, hole_radius: float,
-                   min_detail: float) -> bool:
-    """Whether the ring around ``hole`` (as wide as its radius, at least 3 px, clear of ``blocked``)
-    has a mean absolute detail (``photo`` minus its 2-px Gaussian blur, averaged over RGB) of at
-    least ``min_detail`` levels."""
-    ring = dilate(hole, max(3, int(np.ceil(hole_radius)))) & ~blocked
-    if ring.sum() < 20:
-        return False
-    ys, xs = np.nonzero(ring)
+def _smeared(filled: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float, min_detail: float,
+             max_ratio: float) -> bool:
+    """Whether the fill of ``hole`` is a smear, measured as QC's smooth-patch check does, on the
+    window shrunk by ``scale``: the mean absolute Laplacian of grey blurred by 1 px (levels) in the
+    ring around the hole (as wide as a third of its square root of area, at least 4 px, clear of
+    ``blocked``) is at least ``min_detail``, and inside it (eroded by 2 px) below ``max_ratio`` x that."""
+    ys, xs = np.nonzero(dilate(hole, int(np.sqrt(hole.sum()) / 3) + 8))
     box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    crop = photo[box]
-    fine = np.abs(crop - cv2.GaussianBlur(crop, (0, 0), 2.0)).mean(axis=2)
-    return float(fine[ring[box]].mean()) >= min_detail
+    size = (max(1, round((xs.max() + 1 - xs.min()) * scale)), max(1, round((ys.max() + 1 - ys.min()) * scale)))
+    small = cv2.resize(filled[box], size, interpolation=cv2.INTER_AREA)
+    hole_s = cv2.resize(_as_u8(hole[box]), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    blocked_s = cv2.resize(_as_u8(blocked[box]), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    ring = dilate(hole_s, max(4, int(np.sqrt(hole_s.sum()) / 3))) & ~blocked_s
+    inner = erode(hole_s, 2)
+    if ring.sum() < 50 or inner.sum() < 20:
+        return False
+    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
+    around = float(detail[ring].mean())
+    return around >= min_detail and float(detail[inner].mean()) < max_ratio * around
 
 
 def _block_reduce(photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, factor: int
