@@ -601,8 +601,7 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
                   measure_side: int = 768, patch_px: int = 6, search_px: int = 24) -> np.ndarray:
     """Fill holes in textured surroundings (and, if asked, large holes) with pixels copied from around them.
 
-    A diffusion fill bleeds the colours around a hole into it: on brick or concrete the strokes of a
-    removed text stay a flat smear, across a card that hid a garment's hem a blob of both colours.
+    A diffusion fill leaves the strokes of a removed text on brick or concrete a flat smear.
     Each 8-connected hole of ``mask`` whose inscribed radius is below ``max_stroke_radius`` px and
     whose fill in ``filled`` is still a smear (:func:`_smeared`, on the photo shrunk to a longer side
     of ``measure_side`` px: at least ``min_detail`` levels of detail around it, less than
@@ -614,7 +613,8 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
     first's copies too, for coherence). The search runs on the photo shrunk by the whole factor that
     brings the hole's radius under ``patch_px`` - 2; copies are taken at full size, cross-faded where
     the shift changes, and the colour mismatch along the hole's edge is spread over it
-    (:func:`_copy_shifts`). Large holes also weigh each source's difference from ``filled``.
+    (:func:`_copy_shifts`). Large holes also weigh each source's difference from ``filled``. Units:
+    px (radii, ``measure_side``), levels (``min_detail``), working px (``patch_px``, ``search_px``).
 
     Parameters
     ----------
@@ -625,8 +625,7 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
         shift has a clear source.
     mask : (H, W) bool ndarray
         The holes.
-    min_radius, max_stroke_radius, min_detail, max_smooth_ratio, measure_side, patch_px, search_px : float or int
-        See above (px; px; levels; share; px; working px; working px).
+    min_radius, max_stroke_radius, min_detail, max_smooth_ratio, measure_side, patch_px, search_px : see above
 
     Returns
     -------
@@ -640,15 +639,17 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
         hole_radius = float(radius[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i].max())
+        if hole_radius < min_radius:
+            pad = int(np.sqrt(stats[i, 4]) / 3) + 10  # the ring _smeared measures, and a margin for its blur
+            near = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+            if hole_radius >= max_stroke_radius or not _smeared(filled[near], labels[near] == i, blocked[near], scale,
+                                                                 min_detail, max_smooth_ratio):
+                continue
         factor = max(1, int(np.ceil(hole_radius / (patch_px - 2))))
         margin = factor * (search_px + patch_px + 2)
         win = (slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin))
+        guide_weight = 0.5 if hole_radius >= min_radius else 0.0  # deep in a large hole: near the fill's colours
         hole = labels[win] == i
-        large = hole_radius >= min_radius
-        if not large and (hole_radius >= max_stroke_radius
-                          or not _smeared(filled[win], hole, blocked[win], scale, min_detail, max_smooth_ratio)):
-            continue
-        guide_weight = 0.5 if large else 0.0  # deep inside a large hole, keep near the fill's colours
         shifts = _shift_labels(photo[win], filled[win].astype(np.float32), hole, blocked[win], factor, patch_px,
                                search_px, guide_weight)
         if shifts is not None:
@@ -659,15 +660,16 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
 def _smeared(filled: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float, min_detail: float,
              max_ratio: float) -> bool:
     """Whether the fill of ``hole`` is a smear, measured as QC's smooth-patch check does, on the
-    window shrunk by ``scale``: the mean absolute Laplacian of grey blurred by 1 px (levels) in the
-    ring around the hole (as wide as a third of its square root of area, at least 4 px, clear of
-    ``blocked``) is at least ``min_detail``, and inside it (eroded by 2 px) below ``max_ratio`` x that."""
-    ys, xs = np.nonzero(dilate(hole, int(np.sqrt(hole.sum()) / 3) + 8))
-    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    size = (max(1, round((xs.max() + 1 - xs.min()) * scale)), max(1, round((ys.max() + 1 - ys.min()) * scale)))
-    small = cv2.resize(filled[box], size, interpolation=cv2.INTER_AREA)
-    hole_s = cv2.resize(_as_u8(hole[box]), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    blocked_s = cv2.resize(_as_u8(blocked[box]), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    window (``filled``, ``hole`` and ``blocked`` cut to the hole and its ring) shrunk by ``scale``:
+    the mean absolute Laplacian of grey blurred by 1 px (levels) in the ring around the hole (as wide
+    as a third of its square root of area, at least 4 px, clear of ``blocked``) is at least
+    ``min_detail``, and inside it (eroded by 2 px) below ``max_ratio`` x that."""
+    size = (max(1, round(hole.shape[1] * scale)), max(1, round(hole.shape[0] * scale)))
+    if min(size) < 8 or erode(hole, 2).sum() * scale * scale < 20:
+        return False
+    small = cv2.resize(filled, size, interpolation=cv2.INTER_AREA)
+    hole_s = cv2.resize(_as_u8(hole), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    blocked_s = cv2.resize(_as_u8(blocked), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     ring = dilate(hole_s, max(4, int(np.sqrt(hole_s.sum()) / 3))) & ~blocked_s
     inner = erode(hole_s, 2)
     if ring.sum() < 50 or inner.sum() < 20:
