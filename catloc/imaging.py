@@ -727,7 +727,7 @@ def _best_shifts(target: np.ndarray, known: np.ndarray, small: np.ndarray, block
                  guide: np.ndarray | None, guide_weight: float, patch_px: int, search_px: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """One pass of :func:`_shift_labels` on the shrunk window: per pixel, the shift (int (h, w, 2))
-    from a grid of step ``search_px`` // 8 within ``search_px`` whose cost is least, and whether any
+    from a grid of step ``search_px`` // 6 within ``search_px`` whose cost is least, and whether any
     was found (bool (h, w)). A shift's cost at a hole pixel is the mean absolute RGB difference, over
     the ``known`` pixels of ``target`` within ``patch_px`` of it whose source is clear, between them and
     the pixels of ``small`` the shift lands on, plus 4 levels x shift length / ``search_px`` (nearer
@@ -736,7 +736,7 @@ def _best_shifts(target: np.ndarray, known: np.ndarray, small: np.ndarray, block
     pad = search_px
     padded = np.pad(small, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     clear = np.pad(~blocked, pad)  # sources outside the window are not clear
-    step = max(1, search_px // 8)
+    step = max(1, search_px // 6)
     best_cost = np.full((h, w), np.inf, np.float32)
     best = np.zeros((h, w, 2), np.int32)
     ksize = (2 * patch_px + 1, 2 * patch_px + 1)
@@ -768,8 +768,15 @@ def _copy_shifts(out: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: 
     pixel); then the mismatch between ``photo`` and the copies in that 2-px band outside the hole,
     clipped to ``max_shift`` levels, is spread over the hole (normalised Gaussian of half the hole's
     radius)."""
+    ys, xs = np.nonzero(hole)
+    y0, x0 = max(0, ys.min() - factor - 3), max(0, xs.min() - factor - 3)  # the hole, its band and cross-fade
+    box = (slice(y0, ys.max() + factor + 4), slice(x0, xs.max() + factor + 4))
+    full = (np.repeat(np.repeat(shifts, factor, axis=0), factor, axis=1)[:hole.shape[0], :hole.shape[1]] * factor)[box]
+    pad = int(np.abs(full).max()) + 1
+    padded = np.pad(photo, ((pad, pad), (pad, pad), (0, 0)), mode="edge")[y0:, x0:]
+    clear = np.pad(~blocked, pad)[y0:, x0:]
+    out, photo, hole = out[box], photo[box], hole[box]
     h, w = hole.shape
-    full = np.repeat(np.repeat(shifts, factor, axis=0), factor, axis=1)[:h, :w] * factor
     _, nearest = cv2.distanceTransformWithLabels(_as_u8(~hole), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
     lookup = np.zeros(nearest.max() + 1, np.int64)
     lookup[nearest[hole]] = np.flatnonzero(hole)
@@ -778,9 +785,6 @@ def _copy_shifts(out: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: 
     codes = full[..., 0] * (4 * w + 1) + full[..., 1]
     total = np.zeros((h, w), np.float32)
     copy = np.zeros((h, w, 3), np.float32)
-    pad = int(np.abs(full).max()) + 1
-    padded = np.pad(photo, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-    clear = np.pad(~blocked, pad)
     for code in np.unique(codes[hole]):
         where = (codes == code) & region
         dy, dx = full[where][0]
