@@ -727,7 +727,7 @@ def _best_shifts(target: np.ndarray, known: np.ndarray, small: np.ndarray, block
                  guide: np.ndarray | None, guide_weight: float, patch_px: int, search_px: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """One pass of :func:`_shift_labels` on the shrunk window: per pixel, the shift (int (h, w, 2))
-    from a grid of step ``search_px`` // 6 within ``search_px`` whose cost is least, and whether any
+    from a grid of step ``search_px`` // 8 within ``search_px`` whose cost is least, and whether any
     was found (bool (h, w)). A shift's cost at a hole pixel is the mean absolute RGB difference, over
     the ``known`` pixels of ``target`` within ``patch_px`` of it whose source is clear, between them and
     the pixels of ``small`` the shift lands on, plus 4 levels x shift length / ``search_px`` (nearer
@@ -736,7 +736,7 @@ def _best_shifts(target: np.ndarray, known: np.ndarray, small: np.ndarray, block
     pad = search_px
     padded = np.pad(small, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     clear = np.pad(~blocked, pad)  # sources outside the window are not clear
-    step = max(1, search_px // 6)
+    step = max(1, search_px // 8)
     best_cost = np.full((h, w), np.inf, np.float32)
     best = np.zeros((h, w, 2), np.int32)
     ksize = (2 * patch_px + 1, 2 * patch_px + 1)
