@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
            "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "finder_patterns",
            "largest_components", "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band",
-           "seam_colour_shift", "share_inside", "telea_again"]
+           "seam_colour_shift", "share_inside", "telea_again", "exemplar_fill"]
 
 
 def _as_u8(mask: np.ndarray) -> np.ndarray:
@@ -638,3 +638,216 @@ def telea_again(image: np.ndarray, mask: np.ndarray, before: np.ndarray, filled:
         out[rows, cols][members[rows, cols]] = cv2.inpaint(image[rows, cols], part, 3,
                                                            cv2.INPAINT_TELEA)[members[rows, cols]]
     return out
+
+
+def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_radius: float = np.inf,
+                  max_stroke_radius: float = 40.0, min_detail: float = 1.5, max_smooth_ratio: float = 0.6,
+                  measure_side: int = 768, patch_px: int = 6, search_px: int = 24) -> np.ndarray:
+    """Fill holes in textured surroundings (and, if asked, large holes) with pixels copied from around them.
+
+    A diffusion fill leaves the strokes of a removed text on brick or concrete a flat smear.
+    Each 8-connected hole of ``mask`` whose inscribed radius is below ``max_stroke_radius`` px and
+    whose fill in ``filled`` is still a smear (:func:`_smeared`, on the photo shrunk to a longer side
+    of ``measure_side`` px: at least ``min_detail`` levels of detail around it, less than
+    ``max_smooth_ratio`` times that inside), and each hole whose radius
+    is at least ``min_radius`` px (default: none), is filled pixel by pixel with the pixel at one shift
+    from it: the shift (from a grid within ``search_px`` working pixels) whose shifted surroundings
+    best match the hole's in the ``patch_px`` working pixels around that pixel, among the shifts
+    whose source is clear of the mask (:func:`_shift_labels`: two passes, the second matching the
+    first's copies too, for coherence). The search runs on the photo shrunk by the whole factor that
+    brings the hole's radius under ``patch_px`` - 2; copies are taken at full size, cross-faded where
+    the shift changes, and the colour mismatch along the hole's edge is spread over it
+    (:func:`_copy_shifts`). Large holes also weigh each source's difference from ``filled``. Units:
+    px (radii, ``measure_side``), levels (``min_detail``), working px (``patch_px``, ``search_px``).
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+        The photo the holes are in (its masked pixels are not read).
+    filled : (H, W, 3) uint8 ndarray
+        ``image`` with the holes filled (e.g. by diffusion): kept where no hole qualifies or no
+        shift has a clear source.
+    mask : (H, W) bool ndarray
+        The holes.
+    min_radius, max_stroke_radius, min_detail, max_smooth_ratio, measure_side, patch_px, search_px : see above
+
+    Returns
+    -------
+    out : (H, W, 3) uint8 ndarray
+        ``filled`` with the qualifying holes replaced by copies; every other pixel is ``filled``'s.
+    """
+    out, photo, blocked = filled.copy(), image.astype(np.float32), dilate(mask, 1)
+    radius = cv2.distanceTransform(_as_u8(mask), cv2.DIST_L2, 3)
+    scale = min(1.0, measure_side / max(mask.shape))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        hole_radius = float(radius[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i].max())
+        if hole_radius < min_radius:
+            pad = int(np.sqrt(stats[i, 4]) / 3) + 10  # the ring _smeared measures, and a margin for its blur
+            near = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+            if hole_radius >= max_stroke_radius or not _smeared(filled[near], labels[near] == i, blocked[near], scale,
+                                                                 min_detail, max_smooth_ratio):
+                continue
+        factor = max(1, int(np.ceil(hole_radius / (patch_px - 2))))
+        margin = factor * (search_px + patch_px + 2)
+        win = (slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin))
+        guide_weight = 0.5 if hole_radius >= min_radius else 0.0  # deep in a large hole: near the fill's colours
+        hole = labels[win] == i
+        shifts = _shift_labels(photo[win], filled[win].astype(np.float32), hole, blocked[win], factor, patch_px,
+                               search_px, guide_weight)
+        if shifts is not None:
+            _copy_shifts(out[win], photo[win], hole, blocked[win], shifts, factor)
+    return out
+
+
+def _smeared(filled: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float, min_detail: float,
+             max_ratio: float) -> bool:
+    """Whether the fill of ``hole`` is a smear, measured as QC's smooth-patch check does, on the
+    window (``filled``, ``hole`` and ``blocked`` cut to the hole and its ring) shrunk by ``scale``:
+    the mean absolute Laplacian of grey blurred by 1 px (levels) in the ring around the hole (as wide
+    as a third of its square root of area, at least 4 px, clear of ``blocked``) is at least
+    ``min_detail``, and inside it (eroded by 2 px) below ``max_ratio`` x that."""
+    size = (max(1, round(hole.shape[1] * scale)), max(1, round(hole.shape[0] * scale)))
+    if min(size) < 8 or erode(hole, 2).sum() * scale * scale < 20:
+        return False
+    small = cv2.resize(filled, size, interpolation=cv2.INTER_AREA)
+    hole_s = cv2.resize(_as_u8(hole), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    blocked_s = cv2.resize(_as_u8(blocked), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    ring = dilate(hole_s, max(4, int(np.sqrt(hole_s.sum()) / 3))) & ~blocked_s
+    inner = erode(hole_s, 2)
+    if ring.sum() < 50 or inner.sum() < 20:
+        return False
+    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
+    around = float(detail[ring].mean())
+    return around >= min_detail and float(detail[inner].mean()) < max_ratio * around
+
+
+def _block_reduce(photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, factor: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``photo`` (block means), ``hole`` and ``blocked`` (any pixel of the block) shrunk by whole
+    ``factor`` x ``factor`` blocks; the last partial blocks are padded, padding counts as blocked."""
+    if factor == 1:
+        return photo, hole, blocked
+    h, w = hole.shape
+    ph, pw = -h % factor, -w % factor
+    photo = np.pad(photo, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    hole = np.pad(hole, ((0, ph), (0, pw)))
+    blocked = np.pad(blocked, ((0, ph), (0, pw)), constant_values=True)
+    H, W = hole.shape[0] // factor, hole.shape[1] // factor
+    small = photo.reshape(H, factor, W, factor, 3).mean(axis=(1, 3))
+    return small, hole.reshape(H, factor, W, factor).any(axis=(1, 3)), blocked.reshape(H, factor, W, factor).any(axis=(1, 3))
+
+
+def _shift_labels(photo: np.ndarray, guide: np.ndarray, hole: np.ndarray, blocked: np.ndarray, factor: int,
+                  patch_px: int, search_px: int, guide_weight: float = 0.0, passes: int = 2) -> np.ndarray | None:
+    """For each pixel of the shrunk window (:func:`_block_reduce`), the best shift (dy, dx) in shrunk
+    pixels (int (h, w, 2), meaningful on the shrunk hole; (0, 0) where none has a clear source), or
+    None when no hole pixel has one.
+
+    The first pass matches each hole pixel's neighbourhood of known pixels (:func:`_best_shifts`);
+    each further pass counts the hole's copies so far as known too, so that neighbouring hole pixels
+    agree (copies of one coherent piece rather than a patchwork). ``guide`` (the photo with the hole
+    filled, e.g. by diffusion) weighs in with ``guide_weight`` per level of difference from the source."""
+    small, hole_s, blocked_s = _block_reduce(photo, hole, blocked, factor)
+    guide_s = _block_reduce(guide, hole, blocked, factor)[0] if guide_weight else None
+    known = dilate(hole_s, patch_px) & ~blocked_s
+    target, best = small, None
+    for _ in range(passes):
+        shifts, found = _best_shifts(target, known, small, blocked_s, hole_s, guide_s, guide_weight, patch_px,
+                                     search_px)
+        if not (found & hole_s).any():
+            return best
+        best = shifts
+        ys, xs = np.nonzero(found & hole_s)
+        target = small.copy()
+        target[ys, xs] = small[ys + shifts[ys, xs, 0], xs + shifts[ys, xs, 1]]
+        known = known | (found & hole_s)
+    return best
+
+
+def _best_shifts(target: np.ndarray, known: np.ndarray, small: np.ndarray, blocked: np.ndarray, hole: np.ndarray,
+                 guide: np.ndarray | None, guide_weight: float, patch_px: int, search_px: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of :func:`_shift_labels` on the shrunk window: per pixel, the shift (int (h, w, 2))
+    from a grid of step ``search_px`` // 8 within ``search_px`` whose cost is least, and whether any
+    was found (bool (h, w)). A shift's cost at a hole pixel is the mean absolute RGB difference, over
+    the ``known`` pixels of ``target`` within ``patch_px`` of it whose source is clear, between them and
+    the pixels of ``small`` the shift lands on, plus 4 levels x shift length / ``search_px`` (nearer
+    sources win ties), plus the ``guide`` term; infinite where its own source is ``blocked``."""
+    h, w = hole.shape
+    pad = search_px
+    padded = np.pad(small, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    clear = np.pad(~blocked, pad)  # sources outside the window are not clear
+    step = max(1, search_px // 8)
+    best_cost = np.full((h, w), np.inf, np.float32)
+    best = np.zeros((h, w, 2), np.int32)
+    ksize = (2 * patch_px + 1, 2 * patch_px + 1)
+    for dy in range(-search_px, search_px + 1, step):
+        for dx in range(-search_px, search_px + 1, step):
+            if max(abs(dy), abs(dx)) < 2:
+                continue
+            src = (slice(pad + dy, pad + dy + h), slice(pad + dx, pad + dx + w))
+            usable = known & clear[src]
+            err = np.abs(padded[src] - target).sum(axis=2) * usable
+            num = cv2.boxFilter(err, -1, ksize, normalize=False)
+            den = cv2.boxFilter(usable.astype(np.float32), -1, ksize, normalize=False)
+            cost = num / np.maximum(den, 1e-3) + 4.0 * np.hypot(dy, dx) / search_px
+            if guide is not None:
+                cost += guide_weight * np.abs(padded[src] - guide).sum(axis=2)
+            cost[(den < 3) | ~clear[src]] = np.inf
+            better = hole & (cost < best_cost)
+            best_cost[better] = cost[better]
+            best[better] = (dy, dx)
+    return best, np.isfinite(best_cost)
+
+
+def _copy_shifts(out: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, shifts: np.ndarray,
+                 factor: int, max_shift: float = 12.0) -> None:
+    """Write into ``out`` (uint8, in place) at the ``hole`` pixels the copies of ``photo`` (float32) at
+    the shrunk ``shifts`` (:func:`_shift_labels`) x ``factor``: each shift's copy weighted by its
+    share of the hole pixels within ``factor`` / 2 px (a cross-fade where shifts meet) and where its
+    source is clear of ``blocked`` (pixels just outside the hole take the shift of the nearest hole
+    pixel); then the mismatch between ``photo`` and the copies in that 2-px band outside the hole,
+    clipped to ``max_shift`` levels, is spread over the hole (normalised Gaussian of half the hole's
+    radius)."""
+    ys, xs = np.nonzero(hole)
+    y0, x0 = max(0, ys.min() - factor - 3), max(0, xs.min() - factor - 3)  # the hole, its band and cross-fade
+    box = (slice(y0, ys.max() + factor + 4), slice(x0, xs.max() + factor + 4))
+    full = (np.repeat(np.repeat(shifts, factor, axis=0), factor, axis=1)[:hole.shape[0], :hole.shape[1]] * factor)[box]
+    pad = int(np.abs(full).max()) + 1
+    padded = np.pad(photo, ((pad, pad), (pad, pad), (0, 0)), mode="edge")[y0:, x0:]
+    clear = np.pad(~blocked, pad)[y0:, x0:]
+    out, photo, hole = out[box], photo[box], hole[box]
+    h, w = hole.shape
+    _, nearest = cv2.distanceTransformWithLabels(_as_u8(~hole), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    lookup = np.zeros(nearest.max() + 1, np.int64)
+    lookup[nearest[hole]] = np.flatnonzero(hole)
+    full = full.reshape(-1, 2)[lookup[nearest]]  # each pixel takes the shift of the nearest hole pixel
+    region = dilate(hole, 2)
+    codes = full[..., 0] * (4 * w + 1) + full[..., 1]
+    total = np.zeros((h, w), np.float32)
+    copy = np.zeros((h, w, 3), np.float32)
+    for code in np.unique(codes[hole]):
+        where = (codes == code) & region
+        dy, dx = full[where][0]
+        if dy == 0 and dx == 0:
+            continue
+        src = (slice(pad + dy, pad + dy + h), slice(pad + dx, pad + dx + w))
+        share = cv2.GaussianBlur(where.astype(np.float32), (0, 0), factor / 2) if factor > 1 else where.astype(np.float32)
+        weight = share * clear[src] * region
+        total += weight
+        copy += weight[..., None] * padded[src]
+    got = total > 1e-3
+    copy[got] /= total[got][:, None]
+    band = region & ~hole & got
+    todo = hole & got
+    if not todo.any():
+        return
+    if band.sum() >= 8:
+        sigma = max(2.0, float(cv2.distanceTransform(_as_u8(hole), cv2.DIST_L2, 3).max()) / 2)
+        diff = np.clip(photo - copy, -max_shift, max_shift) * band[..., None]
+        weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), sigma)
+        copy += cv2.GaussianBlur(diff, (0, 0), sigma) / np.maximum(weight, 1e-4)[..., None]
+    out[todo] = np.clip(np.rint(copy[todo]), 0, 255).astype(np.uint8)

@@ -195,6 +195,71 @@ def test_transplant_detail_gives_a_smooth_fill_its_surroundings_texture():
     assert np.array_equal(OpenCVInpainter("ns", 3, texture=True).inpaint(card, hole)[~hole], card[~hole])
 
 
+def _brick_wall(size: int = 320) -> np.ndarray:
+    """A drawn brick wall: red bricks 60 x 24 px with a grainy surface, offset every other row, in
+    grey mortar joints 6 px wide with grain of their own (uint8 RGB)."""
+    rng = np.random.default_rng(3)
+    grain = cv2.GaussianBlur(rng.normal(0, 30, (size, size)).astype(np.float32), (0, 0), 0.8)
+    wall = np.empty((size, size, 3), np.float32)
+    wall[:] = (150, 60, 45)
+    rows, cols = np.mgrid[:size, :size]
+    course = rows // 30
+    mortar = (rows % 30 >= 24) | ((cols + 33 * (course % 2)) % 66 >= 60)
+    wall[mortar] = (170, 168, 160)
+    return np.clip(wall + grain[..., None], 0, 255).astype(np.uint8)
+
+
+def _laplacian_detail(image: np.ndarray, where: np.ndarray) -> float:
+    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))[where].mean())
+
+
+def test_exemplar_fill_gives_text_strokes_on_brick_the_walls_texture():
+    """Promo text removed from a brick wall: the diffusion fill of its strokes is a smear; the
+    exemplar fill copies brick and mortar from beside them, so the strokes carry the wall's grain."""
+    from catloc.engines.inpaint_opencv import OpenCVInpainter
+    wall = _brick_wall()
+    strokes = np.zeros(wall.shape[:2], np.uint8)
+    cv2.putText(strokes, "SALE 59", (20, 170), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 1, 9)
+    hole = strokes.astype(bool)
+    printed = wall.copy()
+    printed[hole] = (230, 20, 20)
+    diffused = OpenCVInpainter("ns", 3).inpaint(printed, hole)
+    copied = OpenCVInpainter("ns", 3, exemplar=True).inpaint(printed, hole)
+    inner = cv2.erode(strokes, np.ones((3, 3), np.uint8)).astype(bool)
+    wall_detail = _laplacian_detail(wall, inner)
+    assert _laplacian_detail(diffused, inner) < 0.5 * wall_detail            # the smear QC fails
+    assert _laplacian_detail(copied, inner) > 0.7 * wall_detail              # the grain back
+    assert np.array_equal(copied[~hole], printed[~hole])
+    assert abs(float(copied[hole].mean()) - float(wall[hole].mean())) < 8    # no red left, no grey blob
+    plain = np.full_like(wall, 200)
+    plain[hole] = (230, 20, 20)
+    assert np.array_equal(OpenCVInpainter("ns", 3, exemplar=True).inpaint(plain, hole),
+                          OpenCVInpainter("ns", 3).inpaint(plain, hole))   # plain backdrop: diffusion kept
+
+
+def test_exemplar_fill_of_a_large_hole_continues_an_edge_when_asked():
+    """A card over the edge between a dark garment and a light backdrop: diffusion blurs the edge
+    across the hole; with ``exemplar_min_radius`` the copies keep it sharp (off by default)."""
+    from catloc.engines.inpaint_opencv import OpenCVInpainter
+    from catloc.imaging import exemplar_fill
+    rng = np.random.default_rng(4)
+    scene = np.full((300, 300, 3), 225, np.float32)
+    scene[:, :150] = (70, 80, 60)
+    scene = np.clip(scene + rng.normal(0, 1, scene.shape), 0, 255).astype(np.uint8)
+    hole = np.zeros((300, 300), bool)
+    hole[100:200, 100:200] = True
+    card = scene.copy()
+    card[hole] = 255
+    diffused = OpenCVInpainter("ns", 3).inpaint(card, hole)
+    assert np.array_equal(exemplar_fill(card, diffused, hole), diffused)     # smooth surroundings: left alone
+    copied = OpenCVInpainter("ns", 3, exemplar=True, exemplar_min_radius=12).inpaint(card, hole)
+    assert np.array_equal(copied[~hole], card[~hole])
+    error = np.abs(copied.astype(int) - scene.astype(int))[hole].mean()
+    assert error < 0.6 * np.abs(diffused.astype(int) - scene.astype(int))[hole].mean()
+    assert error < 6
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 4), (2, 6, 3), (9, 30, 20), (31, 40, 3)])
 def test_nanmedian_first_axis_equals_numpys(dtype, shape):

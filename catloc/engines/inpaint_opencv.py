@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import BaseInpainter, EngineLoadError
-from catloc.imaging import dilate, transplant_detail
+from catloc.imaging import dilate, exemplar_fill, transplant_detail
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -13,16 +13,21 @@ _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 class OpenCVInpainter(BaseInpainter):
     name = "opencv"
 
-    def __init__(self, method: str = "telea", radius: int = 5, texture: bool = False):
+    def __init__(self, method: str = "telea", radius: int = 5, texture: bool = False, exemplar: bool = False,
+                 exemplar_min_radius: float | None = None):
         if method not in _METHODS:
             raise EngineLoadError(f"opencv inpaint: method must be one of {sorted(_METHODS)}, got {method!r}")
         self.flag = _METHODS[method]
         self.radius = int(radius)
         self.texture = bool(texture)  # holes in textured surroundings get their neighbours' fine detail
+        self.exemplar = bool(exemplar)  # holes in textured surroundings get pixels copied from around them...
+        # ... and so do holes at least this wide (inscribed radius, px); None: large smooth holes stay diffused
+        self.exemplar_min_radius = np.inf if exemplar_min_radius is None else float(exemplar_min_radius)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         filled = self._diffuse(image, mask)
-        return transplant_detail(image, filled, mask) if self.texture else filled
+        filled = transplant_detail(image, filled, mask) if self.texture else filled
+        return exemplar_fill(image, filled, mask, self.exemplar_min_radius) if self.exemplar else filled
 
     def _diffuse(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Masked blobs are grouped where they come within 2 x (``radius`` + 2) px of each other,
