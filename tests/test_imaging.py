@@ -300,3 +300,31 @@ def test_telea_again_equals_inpainting_the_new_mask_afresh(seed):
     filled = cv2.inpaint(image, before, 3, cv2.INPAINT_TELEA)
     assert np.array_equal(telea_again(image, now, before, filled), cv2.inpaint(image, now, 3, cv2.INPAINT_TELEA))
     assert telea_again(image, before, before, filled) is filled
+
+
+def test_quick_inpainter_skips_the_exemplar_copies_and_the_product_paint_out_uses_it():
+    """The clean stage paints findings out of a 320-px copy only to locate the product: the
+    engine's quick fill (no exemplar copies) does it; the engine itself keeps its copies."""
+    from catloc.engines.inpaint_opencv import OpenCVInpainter
+    from catloc.tasks.clean.product import segment_painted
+    assert OpenCVInpainter("ns", 3, texture=True, exemplar=True).quick().texture
+    engine = OpenCVInpainter("ns", 3, exemplar=True)
+    quick = engine.quick()
+    assert quick is not engine and not quick.exemplar and engine.exemplar
+    plain = OpenCVInpainter("ns", 3)
+    assert plain.quick() is plain
+    hole = np.zeros((320, 320), bool)
+    cv2.putText(hole.view(np.uint8), "SALE 59", (20, 170), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 1, 9)
+    wall = _brick_wall()
+    wall[hole] = (230, 20, 20)
+    seen = []
+
+    class Looking:
+        def segment(self, image):
+            seen.append(image.copy())
+            return np.ones(image.shape[:2], bool)
+
+    segment_painted(wall, hole, engine, Looking(), side=320)   # 320 px: the copy is the photo itself
+    painted = dilate(hole, 1)                                    # segment_painted's margin
+    assert np.array_equal(seen[0], quick.inpaint(wall, painted))
+    assert not np.array_equal(seen[0], engine.inpaint(wall, painted))

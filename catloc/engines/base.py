@@ -87,6 +87,12 @@ class BaseInpainter(ABC):
                              f"expected uint8 {image.shape}")
         return composite_masked(image, filled, mask)
 
+    def quick(self) -> "BaseInpainter":
+        """The engine for working copies that are only looked at, never shown (the clean stage paints
+        the findings out of a 320-px copy to locate the product): by default the engine itself; an
+        engine with costly refinements that only matter to the eye returns itself without them."""
+        return self
+
     @abstractmethod
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The engine's fill of ``mask`` (non-empty, bool (H, W)) in ``image`` (uint8 (H, W, 3)):

@@ -1,6 +1,8 @@
 """Inpainting with OpenCV's fast-marching (Telea) or Navier-Stokes method. CPU, no weights."""
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 
@@ -23,6 +25,14 @@ class OpenCVInpainter(BaseInpainter):
         self.exemplar = bool(exemplar)  # holes in textured surroundings get pixels copied from around them...
         # ... and so do holes at least this wide (inscribed radius, px); None: large smooth holes stay diffused
         self.exemplar_min_radius = np.inf if exemplar_min_radius is None else float(exemplar_min_radius)
+
+    def quick(self) -> "OpenCVInpainter":
+        """This inpainter without the exemplar copies (they cost CPU and only matter to the eye)."""
+        if not self.exemplar:
+            return self
+        quick = copy.copy(self)
+        quick.exemplar = False
+        return quick
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         filled = self._diffuse(image, mask)

@@ -12,12 +12,13 @@ from catloc.imaging import bbox_window, dilate, resize_longest, resize_mask
 def segment_painted(image: np.ndarray, painted_out: np.ndarray, inpainter: BaseInpainter,
                     segmenter: Segmenter, side: int = 320) -> np.ndarray:
     """The product mask (bool (H, W)) of ``image`` with the ``painted_out`` pixels filled in by
-    ``inpainter``, worked out at ``side`` px (the mask only judges what lies on the product; the
-    analyse stage makes the exact one) and brought back to full size (nearest neighbour)."""
+    ``inpainter``'s quick fill (:meth:`~catloc.engines.base.BaseInpainter.quick`), worked out at ``side`` px
+    (the mask only judges what lies on the product; the analyse stage makes the exact one) and brought
+    back to full size (nearest neighbour)."""
     small, scale = resize_longest(image, side)
     small_out, _ = resize_longest(painted_out, side)
     if small_out.any():
-        small = inpainter.inpaint(small, dilate(small_out, 1))
+        small = inpainter.quick().inpaint(small, dilate(small_out, 1))
     mask = segmenter.segment(small)
     if scale == 1.0:
         return mask
