@@ -37,7 +37,7 @@ from catloc.flows.stages import analyse, clean, export, fetch_source, localize, 
 from catloc.tasks.review.attempts import finish_record
 
 QUEUED = "queued: not processed yet (run in progress, or interrupted: resume with the same --run-id)"
-MIN_BATCHES_PER_SLOT = 4   # batches shrink so that every worker thread still has this many to take
+MIN_BATCHES_PER_SLOT = 2   # batches shrink so that every worker thread still has this many to take
 
 
 @dataclass
@@ -216,7 +216,7 @@ def record_lost(folder: RunFolder, item: CatalogItem, stage: str, exc: BaseExcep
 def batch_size(queued: int, slots: int, most: int) -> int:
     """SKUs for the next batch: at most ``most``, and few enough that the ``queued`` SKUs still make
     :data:`MIN_BATCHES_PER_SLOT` batches per worker thread (``slots``), so the tail of the queue
-    spreads over every worker (small catalogs: one SKU per task)."""
+    spreads over every worker (the last SKUs of the queue: one per task)."""
     return max(1, min(most, queued // (MIN_BATCHES_PER_SLOT * max(1, slots))))
 
 

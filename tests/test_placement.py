@@ -50,8 +50,9 @@ def test_each_worker_warms_up_only_the_engines_of_the_stages_it_can_run(cfg):
 
 def test_batches_shrink_as_the_queue_empties():
     assert batch_size(10_000, 3, 8) == 8          # a big night: full batches
-    assert batch_size(13, 2, 8) == 1              # the sample catalog: one SKU per task
-    assert [batch_size(q, 2, 8) for q in (64, 40, 16, 8, 1)] == [8, 5, 2, 1, 1]
+    assert batch_size(13, 2, 8) == 3              # the sample catalog: a few SKUs per task...
+    assert batch_size(3, 2, 8) == 1               # ...and one at a time at the end of the queue
+    assert [batch_size(q, 2, 8) for q in (64, 40, 16, 8, 1)] == [8, 8, 4, 2, 1]
 
 
 def test_a_task_takes_as_many_skus_in_a_row_as_the_deadline_allows():
