@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from scale_common import (SAMPLE, add_keep_option, bench_folder, loadavg, prefect_api, repeat_catalog, report,
+from scale_common import (SAMPLE, loadavg, parse_and_measure, prefect_api, repeat_catalog, report,
                           shown_folder)
 
 from catloc.config import PLACED_STAGES
@@ -57,10 +57,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="SKUs at once, in both (threads)")
     parser.add_argument("--repeats", type=int, default=2, help="alternate loop and flow this many times; best of each")
     parser.add_argument("--json")
-    add_keep_option(parser)
-    args = parser.parse_args()
-    with bench_folder("catloc-bench-overhead-", args.keep) as work:
-        measure(args, work)
+    parse_and_measure(parser, "catloc-bench-overhead-", measure)
 
 
 def measure(args: argparse.Namespace, work: Path) -> None:

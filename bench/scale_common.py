@@ -77,6 +77,15 @@ def add_keep_option(parser: argparse.ArgumentParser) -> None:
                                                              "(removed by default; its path is printed as 'out')")
 
 
+def parse_and_measure(parser: argparse.ArgumentParser, prefix: str, measure) -> None:
+    """A benchmark's ``main``: add ``--keep`` to ``parser``, parse the command line, then call
+    ``measure(args, folder)`` in a new temporary folder named ``prefix...`` (see :func:`bench_folder`)."""
+    add_keep_option(parser)
+    args = parser.parse_args()
+    with bench_folder(prefix, args.keep) as folder:
+        measure(args, folder)
+
+
 def shown_folder(folder: Path, keep: bool) -> str:
     """What a report says of ``folder``: its path if kept, else that it was removed."""
     return str(folder) if keep else "removed after the run (--keep keeps it)"

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scale_common import (SAMPLE, add_keep_option, bench_folder, loadavg, prefect_api, repeat_catalog, report,
+from scale_common import (SAMPLE, loadavg, parse_and_measure, prefect_api, repeat_catalog, report,
                           shown_folder)
 
 
@@ -62,10 +62,7 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=24)
     parser.add_argument("--market", default="sa")
     parser.add_argument("--json")
-    add_keep_option(parser)
-    args = parser.parse_args()
-    with bench_folder("catloc-bench-scaling-", args.keep) as work:
-        measure(args, work)
+    parse_and_measure(parser, "catloc-bench-scaling-", measure)
 
 
 def measure(args: argparse.Namespace, work: Path) -> None:

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from scale_common import SAMPLE, add_keep_option, bench_folder, loadavg, report, shown_folder
+from scale_common import SAMPLE, loadavg, parse_and_measure, report, shown_folder
 
 from catloc.config import PLACED_STAGES
 from catloc.records import CatalogItem, SkuError
@@ -55,10 +55,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many photos")
     parser.add_argument("--market", default="sa")
     parser.add_argument("--json")
-    add_keep_option(parser)
-    args = parser.parse_args()
-    with bench_folder("catloc-bench-throughput-", args.keep) as out:
-        measure(args, out)
+    parse_and_measure(parser, "catloc-bench-throughput-", measure)
 
 
 def measure(args: argparse.Namespace, out: Path) -> None:
