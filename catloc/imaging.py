@@ -9,10 +9,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from catloc.threads import thread_map
+
 __all__ = ["bbox_window", "border_sides", "border_strip", "colour_distance", "composite_masked",
            "connected_to_border", "dilate", "erode", "feathered_composite", "fill_holes", "finder_patterns",
            "largest_components", "place", "polygon_mask", "resize_longest", "resize_mask", "seam_band",
-           "seam_colour_shift", "share_inside", "telea_again", "exemplar_fill"]
+           "seam_colour_shift", "share_inside", "telea_again", "telea_fill", "exemplar_fill"]
 
 
 def _as_u8(mask: np.ndarray) -> np.ndarray:
@@ -500,6 +502,8 @@ def transplant_detail(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, s
     (``image`` minus its Gaussian blur of ``sigma`` px) of a same-shaped region next to the hole --
     above, below, left, right or diagonally, wholly outside the mask, whose blurred colours best
     match the fill -- is added to the fill, faded in over ``feather_px`` px from the hole's edge.
+    Each hole reads the fill around it as given (not the detail added to a hole nearby), so the holes
+    are worked on the photo's threads (:func:`~catloc.threads.thread_map`).
 
     Parameters
     ----------
@@ -515,38 +519,66 @@ def transplant_detail(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, s
     out : (H, W, 3) uint8 ndarray
         ``filled`` with detail added inside the textured holes; every other pixel is ``filled``'s.
     """
-    out, photo = filled.astype(np.float32), image.astype(np.float32)
-    fine = photo - cv2.GaussianBlur(photo, (0, 0), sigma)
-    blocked = dilate(mask, 3)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
-    for i in range(1, n):
-        x, y, w, h, area = stats[i]
-        pad = max(3, int(np.sqrt(area) / 3))
-        scale = max(sigma, min(w, h) / 8)  # coarser than the fill's own streaks on a large hole
-        reach = int(3 * scale) + 4 + pad   # a window around the hole holds its ring and every source
-        win = (slice(max(0, y - h - reach), y + 2 * h + reach), slice(max(0, x - w - reach), x + 2 * w + reach))
+    out = filled.copy()
+    if n <= 1:
+        return out
+    windows = [_texture_window(stats[i], sigma) for i in range(1, n)]
+    # the photo's detail is only read in the holes' windows: the float copies and the blur cover those
+    # (and the blur's reach), not the whole photo
+    region = _union_window([win for win, _, _ in windows], int(4 * sigma) + 2, mask.shape)
+    photo, fill, fine = (np.zeros(image.shape, np.float32) for _ in range(3))
+    photo[region], fill[region] = image[region], filled[region]
+    fine[region] = photo[region] - cv2.GaussianBlur(photo[region], (0, 0), sigma)
+    blocked = dilate(mask, 3)
+
+    def texture(i: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+        win, pad, scale = windows[i - 1]
         hole = labels[win] == i
         ring = dilate(hole, pad) & ~blocked[win]
         if not ring.any() or np.abs(fine[win][ring]).mean() < min_detail:
-            continue
-        _texture_hole(out[win], photo[win], hole, blocked[win], scale, feather_px)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+            return None
+        values = _texture_hole(fill[win], photo[win], hole, blocked[win], scale, feather_px)
+        return None if values is None else (win, hole, values)
+
+    for done in thread_map(texture, range(1, n)):  # each hole reads the fill around it, not the others' texture
+        if done is not None:
+            win, hole, values = done
+            out[win][hole] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return out
 
 
-def _texture_hole(out: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float,
-                  feather_px: int) -> None:
-    """In a window around one hole: lay the detail finer than ``scale`` px of the best region beside
-    it (:func:`_best_source`) over the fill's coarser part, in ``out`` (float32, in place)."""
-    fill_low = cv2.GaussianBlur(out, (0, 0), scale)
+def _texture_window(stats: np.ndarray, sigma: float) -> tuple[tuple[slice, slice], int, float]:
+    """For a hole of ``stats`` (x, y, w, h, area): the window around it that holds its ring and every
+    source (rows, columns; may run past the photo's far edges), the ring's width and the hole's blur scale."""
+    x, y, w, h, area = stats
+    pad = max(3, int(np.sqrt(area) / 3))
+    scale = max(sigma, min(w, h) / 8)  # coarser than the fill's own streaks on a large hole
+    reach = int(3 * scale) + 4 + pad
+    return (slice(max(0, y - h - reach), y + 2 * h + reach), slice(max(0, x - w - reach), x + 2 * w + reach)), pad, scale
+
+
+def _union_window(windows: list[tuple[slice, slice]], margin: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The bounding window of ``windows`` grown by ``margin`` px, clipped to ``shape`` (H, W)."""
+    return (slice(max(0, min(r.start for r, _ in windows) - margin), min(shape[0], max(r.stop for r, _ in windows) + margin)),
+            slice(max(0, min(c.start for _, c in windows) - margin), min(shape[1], max(c.stop for _, c in windows) + margin)))
+
+
+def _texture_hole(fill: np.ndarray, photo: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float,
+                  feather_px: int) -> np.ndarray | None:
+    """In a window around one hole: the hole's pixels (float32 (n, 3), in ``np.nonzero(hole)`` order) with
+    the detail finer than ``scale`` px of the best region beside it (:func:`_best_source`) laid over the
+    coarser part of ``fill`` (float32); ``None`` when no region beside it is clear."""
+    fill_low = cv2.GaussianBlur(fill, (0, 0), scale)
     photo_low = cv2.GaussianBlur(photo, (0, 0), scale)
     x, y, w, h = cv2.boundingRect(_as_u8(hole))
     shift = _best_source(hole, (x, y, w, h), blocked, fill_low, photo_low)
     if shift is None:
-        return
+        return None
     ys, xs = np.nonzero(hole)
     weight = np.clip(cv2.distanceTransform(_as_u8(hole), cv2.DIST_L2, 3)[ys, xs] / feather_px, 0, 1)[:, None]
     source = photo[ys + shift[1], xs + shift[0]] - photo_low[ys + shift[1], xs + shift[0]]
-    out[ys, xs] = (1 - weight) * out[ys, xs] + weight * (fill_low[ys, xs] + source)
+    return (1 - weight) * fill[ys, xs] + weight * (fill_low[ys, xs] + source)
 
 
 def _best_source(hole: np.ndarray, box: tuple[int, int, int, int], blocked: np.ndarray, smooth_fill: np.ndarray,
@@ -599,16 +631,39 @@ def nanmedian_first_axis(values: np.ndarray) -> np.ndarray:
 TELEA_REACH = 16  # px: farther than this, a painted pixel's Telea fill (radius 3) cannot depend on another
 
 
+def telea_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``cv2.inpaint(image, mask, 3, INPAINT_TELEA)``, group by group on the photo's threads.
+
+    Telea's fill of a pixel reads the pixels within its radius (3 px) of it and the distances to the mask
+    within a band 7 px wide around it, so groups of painted pixels farther than TELEA_REACH px apart
+    fill alone: each is filled in its bounding box grown by TELEA_REACH px
+    (:func:`~catloc.threads.thread_map`), and the result is the whole photo's fill to the bit
+    (tests/test_imaging.py). A watermark's tiles, spread over the photo, are many small groups.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    mask : (H, W) uint8 or bool ndarray
+        The pixels to fill.
+
+    Returns
+    -------
+    out : (H, W, 3) uint8 ndarray
+        A new array.
+    """
+    painted = _as_u8(mask)
+    return _telea_groups(image, painted, painted, image.copy(), None)
+
+
 def telea_again(image: np.ndarray, mask: np.ndarray, before: np.ndarray, filled: np.ndarray) -> np.ndarray:
     """``cv2.inpaint(image, mask, 3, INPAINT_TELEA)`` given that of the same ``image`` over a mask
     ``before`` that differs from ``mask`` in a few places: only the groups of painted pixels that changed
     are filled again.
 
-    Telea's fill of a pixel reads the pixels within its radius (3 px) of it and the distances to the mask
-    within a band 7 px wide around it, so painted pixels farther than TELEA_REACH px from every
-    changed pixel, through the painted pixels of either mask, keep their fill. The groups of painted
-    pixels (of either mask) within TELEA_REACH px of each other that hold a changed pixel are filled again,
-    each alone, in its bounding box grown by TELEA_REACH px.
+    As in :func:`telea_fill`, painted pixels farther than TELEA_REACH px from every changed pixel,
+    through the painted pixels of either mask, keep their fill. The groups of painted pixels (of either
+    mask) within TELEA_REACH px of each other that hold a changed pixel are filled again, each alone,
+    in its bounding box grown by TELEA_REACH px.
 
     Parameters
     ----------
@@ -628,15 +683,28 @@ def telea_again(image: np.ndarray, mask: np.ndarray, before: np.ndarray, filled:
     changed = now != was
     if not changed.any():
         return filled
+    return _telea_groups(image, now, now | was, filled.copy(), changed)
+
+
+def _telea_groups(image: np.ndarray, now: np.ndarray, painted: np.ndarray, out: np.ndarray,
+                  changed: np.ndarray | None) -> np.ndarray:
+    """``out`` (changed in place and returned) with the groups of ``painted`` pixels (uint8 (H, W); within
+    TELEA_REACH px of each other) that hold a ``changed`` pixel (bool (H, W); ``None``: every group)
+    filled over ``now`` (uint8 (H, W)) by Telea, each alone in its bounding box grown by TELEA_REACH px."""
     reach = np.ones((TELEA_REACH + 1, TELEA_REACH + 1), np.uint8)  # painted pixels this close are one group
-    _, groups = cv2.connectedComponents(cv2.dilate(now | was, reach), connectivity=8)
-    out = filled.copy()
-    for group in np.unique(groups[changed]):
-        members = groups == group
-        rows, cols = bbox_window(members, TELEA_REACH)
-        part = now[rows, cols] & members[rows, cols].view(np.uint8)
-        out[rows, cols][members[rows, cols]] = cv2.inpaint(image[rows, cols], part, 3,
-                                                           cv2.INPAINT_TELEA)[members[rows, cols]]
+    n, groups, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(painted, reach), connectivity=8)
+    chosen = range(1, n) if changed is None else np.unique(groups[changed])
+    height, width = now.shape
+
+    def fill(group: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+        x, y, w, h = stats[group, :4]
+        crop = (slice(max(0, y - TELEA_REACH), min(height, y + h + TELEA_REACH)),
+                slice(max(0, x - TELEA_REACH), min(width, x + w + TELEA_REACH)))
+        members = groups[crop] == group
+        return crop, members, cv2.inpaint(image[crop], now[crop] & members.view(np.uint8), 3, cv2.INPAINT_TELEA)
+
+    for crop, members, filled in thread_map(fill, chosen):
+        out[crop][members] = filled[members]
     return out
 
 
@@ -676,29 +744,39 @@ def exemplar_fill(image: np.ndarray, filled: np.ndarray, mask: np.ndarray, min_r
     out : (H, W, 3) uint8 ndarray
         ``filled`` with the qualifying holes replaced by copies; every other pixel is ``filled``'s.
     """
-    out, photo, blocked = filled.copy(), image.astype(np.float32), dilate(mask, 1)
+    out, blocked = filled.copy(), dilate(mask, 1)
     radius = cv2.distanceTransform(_as_u8(mask), cv2.DIST_L2, 3)
     scale = min(1.0, measure_side / max(mask.shape))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(_as_u8(mask), connectivity=8)
-    for i in range(1, n):
-        x, y, w, h, _ = stats[i]
+
+    def copy_into(i: int) -> None:  # holes are disjoint: each call writes its own pixels of out
+        x, y, w, h, area = stats[i]
         hole_radius = float(radius[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i].max())
-        if hole_radius < min_radius:
-            pad = int(np.sqrt(stats[i, 4]) / 3) + 10  # the ring _smeared measures, and a margin for its blur
-            near = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
-            if hole_radius >= max_stroke_radius or not _smeared(filled[near], labels[near] == i, blocked[near], scale,
-                                                                 min_detail, max_smooth_ratio):
-                continue
+        if hole_radius < min_radius and (hole_radius >= max_stroke_radius or not _hole_smeared(
+                filled, labels, blocked, i, (x, y, w, h, area), scale, min_detail, max_smooth_ratio)):
+            return
         factor = max(1, int(np.ceil(hole_radius / (patch_px - 2))))
         margin = factor * (search_px + patch_px + 2)
         win = (slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin))
         guide_weight = 0.5 if hole_radius >= min_radius else 0.0  # deep in a large hole: near the fill's colours
-        hole = labels[win] == i
-        shifts = _shift_labels(photo[win], filled[win].astype(np.float32), hole, blocked[win], factor, patch_px,
+        hole, photo = labels[win] == i, image[win].astype(np.float32)  # the photo as floats, where it is read
+        shifts = _shift_labels(photo, filled[win].astype(np.float32), hole, blocked[win], factor, patch_px,
                                search_px, guide_weight)
         if shifts is not None:
-            _copy_shifts(out[win], photo[win], hole, blocked[win], shifts, factor)
+            _copy_shifts(out[win], photo, hole, blocked[win], shifts, factor)
+
+    thread_map(copy_into, range(1, n))
     return out
+
+
+def _hole_smeared(filled: np.ndarray, labels: np.ndarray, blocked: np.ndarray, i: int, stats: tuple,
+                  scale: float, min_detail: float, max_ratio: float) -> bool:
+    """:func:`_smeared` for hole ``i`` of ``labels`` (its ``stats``: x, y, w, h, area), on the window of
+    its ring and a margin for the ring's blur."""
+    x, y, w, h, area = stats
+    pad = int(np.sqrt(area) / 3) + 10
+    near = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+    return _smeared(filled[near], labels[near] == i, blocked[near], scale, min_detail, max_ratio)
 
 
 def _smeared(filled: np.ndarray, hole: np.ndarray, blocked: np.ndarray, scale: float, min_detail: float,

@@ -5,13 +5,24 @@ declares ``CPU=k`` (``dask worker --resources CPU=k``, catloc's ``local:N`` work
 of several sharing the host: its libraries get ``k`` threads (:func:`set_library_threads`, called by
 the engine warm-up when the worker joins), so N one-CPU workers on N cores do not run N x N threads.
 ``CATLOC_THREADS=k`` in a process's environment sets the same by hand and wins over the resource.
+
+The same number bounds catloc's own threads for one photo (:func:`thread_map`, :func:`run_beside`): the
+clean stage runs its independent pieces (the code detectors beside the OCR engine, a watermark's
+reference tiles, the holes of an inpainting) side by side, so one photo uses the cores the process has;
+a one-CPU worker runs them one after another.
 """
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 ENV = "CATLOC_THREADS"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def library_threads() -> int:
@@ -40,3 +51,49 @@ def apply_library_threads() -> None:
     cv2.setNumThreads(n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+
+
+# ---------------------------------------------------------------- one photo's work on several cores
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_in_pool = threading.local()
+
+
+def image_threads() -> int:
+    """Threads one photo's independent pieces of work may run on: :func:`library_threads`, else the cores."""
+    return library_threads() or os.cpu_count() or 1
+
+
+def thread_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[fn(x) for x in items]``, computed on up to :func:`image_threads` threads (OpenCV and NumPy
+    release the GIL in their heavy calls, so independent pieces of one photo's work share the cores).
+
+    The results, their order and any exception are those of the plain loop, so ``fn`` must not depend
+    on which thread runs it (OpenCV's RNG is per thread: seed it inside ``fn``) nor write what another
+    call reads. With one thread, one item, or when called from one of the pool's own threads (no
+    nesting: a pool thread waiting on the pool could wait for ever), it *is* the plain loop."""
+    items = list(items)
+    if len(items) < 2 or image_threads() < 2 or getattr(_in_pool, "busy", False):
+        return [fn(x) for x in items]
+    return list(_shared_pool().map(_marked(fn), items))
+
+
+def run_beside(*calls: Callable[[], R]) -> list[R]:
+    """Each of ``calls`` (no arguments) run as :func:`thread_map` runs its items; their results in order."""
+    return thread_map(lambda call: call(), calls)
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers != image_threads():
+            _pool = ThreadPoolExecutor(max_workers=image_threads(), thread_name_prefix="catloc-image")
+        return _pool
+
+
+def _marked(fn: Callable[[T], R]) -> Callable[[T], R]:
+    def call(x: T) -> R:
+        _in_pool.busy = True
+        return fn(x)
+    return call

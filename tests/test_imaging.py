@@ -7,7 +7,8 @@ import pytest
 
 from catloc.imaging import (bbox_window, border_sides, border_strip, colour_distance, composite_masked,
                             connected_to_border, dilate, erode, fill_holes, largest_components, nanmedian_first_axis, place,
-                            polygon_mask, resize_longest, resize_mask, share_inside, telea_again)
+                            polygon_mask, resize_longest, resize_mask, share_inside, telea_again,
+                            telea_fill)
 
 
 def _mask(rows: list[str]) -> np.ndarray:
@@ -300,6 +301,8 @@ def test_telea_again_equals_inpainting_the_new_mask_afresh(seed):
     filled = cv2.inpaint(image, before, 3, cv2.INPAINT_TELEA)
     assert np.array_equal(telea_again(image, now, before, filled), cv2.inpaint(image, now, 3, cv2.INPAINT_TELEA))
     assert telea_again(image, before, before, filled) is filled
+    assert np.array_equal(telea_fill(image, now), cv2.inpaint(image, now, 3, cv2.INPAINT_TELEA))
+    assert np.array_equal(telea_fill(image, np.zeros_like(now)), image)
 
 
 def test_quick_inpainter_skips_the_exemplar_copies_and_the_product_paint_out_uses_it():

@@ -8,6 +8,7 @@ import numpy as np
 
 from catloc.engines.base import BaseInpainter, EngineLoadError
 from catloc.imaging import dilate, exemplar_fill, transplant_detail
+from catloc.threads import thread_map
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -43,16 +44,19 @@ class OpenCVInpainter(BaseInpainter):
         """Masked blobs are grouped where they come within 2 x (``radius`` + 2) px of each other,
         and each group is inpainted in its own crop, its bounding box plus ``radius`` + 2 px (same
         result as the whole image, since both methods only look ``radius`` px around the hole,
-        but far faster on large photos with small overlays). Crops may overlap: a later crop's
-        fill of the masked pixels they share wins."""
+        but far faster on large photos with small overlays). The crops are filled on the photo's
+        threads (:func:`~catloc.threads.thread_map`) and written back in order: where crops overlap,
+        a later crop's fill of the masked pixels they share wins."""
         out = image.copy()
         h, w = mask.shape
         margin = self.radius + 2
         mask8 = mask.view(np.uint8)
         grown = dilate(mask, margin, square=True)
         _, _, stats, _ = cv2.connectedComponentsWithStats(grown.view(np.uint8), connectivity=8)
-        for x, y, bw, bh, _ in stats[1:]:
-            ys = slice(max(0, y - margin), min(h, y + bh + margin))
-            xs = slice(max(0, x - margin), min(w, x + bw + margin))
-            out[ys, xs] = cv2.inpaint(np.ascontiguousarray(image[ys, xs]), mask8[ys, xs] * 255, self.radius, self.flag)
+        crops = [(slice(max(0, y - margin), min(h, y + bh + margin)), slice(max(0, x - margin), min(w, x + bw + margin)))
+                 for x, y, bw, bh, _ in stats[1:]]
+        fills = thread_map(lambda crop: cv2.inpaint(np.ascontiguousarray(image[crop]), mask8[crop] * 255,
+                                                    self.radius, self.flag), crops)
+        for crop, fill in zip(crops, fills):
+            out[crop] = fill
         return out

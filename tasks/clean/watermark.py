@@ -46,7 +46,8 @@ import cv2
 import numpy as np
 
 from catloc.engines.base import TextRegion
-from catloc.imaging import dilate, nanmedian_first_axis, telea_again
+from catloc.imaging import dilate, nanmedian_first_axis, telea_again, telea_fill
+from catloc.threads import thread_map
 
 MIN_COVERAGE = 0.03    # coverage below this is noise of the estimate, not the mark
 DEFAULT_OPACITY = 0.3  # the mark's opacity when no tile lies on a background other than the backdrop
@@ -165,8 +166,9 @@ def estimate_watermark(image: np.ndarray, readings: list[TextRegion], product: n
     best = None
     candidates = reference_order(frames, blocked)
     longest = max((frames[i].length for i, _ in candidates), default=0.0)
-    for i, window in candidates[:MAX_REFERENCES]:
-        found = reference_lattice(hp, frames[i], window, blocked, longest)
+    tried = candidates[:MAX_REFERENCES]  # each on its own thread: they only read
+    lattices = thread_map(lambda c: reference_lattice(hp, frames[c[0]], c[1], blocked, longest), tried)
+    for (i, _), found in zip(tried, lattices):
         if found is not None and (best is None or found[0].value > best[0].value):
             best = found + (i,)
     if best is None:
@@ -572,10 +574,10 @@ def fit_layer(image: np.ndarray, corners: list[tuple[int, int]], settled: list[b
     strokes = np.abs(template) > 0.25 * float(np.percentile(np.abs(template), 99.5))
     strokes = cv2.dilate(strokes.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     painted = painted_strokes(image.shape[:2], corners, strokes)
-    under = cv2.inpaint(image, painted, 3, cv2.INPAINT_TELEA)
+    under = telea_fill(image, painted)  # group by group, on the photo's threads
     mark = fit_mark(image, corners, strokes, under, product, blocked) if strokes.any() else None
     if mark is not None and not all(settled):
-        moved = [corner if done else settle(image, corner, mark) for corner, done in zip(corners, settled)]
+        moved = thread_map(lambda tile: tile[0] if tile[1] else settle(image, tile[0], mark), zip(corners, settled))
         if moved != corners:  # the same corners would fit the same mark
             under = telea_again(image, painted_strokes(image.shape[:2], moved, strokes), painted, under)
             corners, mark = moved, fit_mark(image, moved, strokes, under, product, blocked)
