@@ -22,7 +22,7 @@ from catloc.outputs import to_plain
 
 T = TypeVar("T")
 
-STAGE_VERSIONS = {"clean": 22, "analyse": 4, "localize": 5, "qc": 11}
+STAGE_VERSIONS = {"clean": 23, "analyse": 4, "localize": 5, "qc": 11}
 
 
 def file_digest(uri: str) -> str:

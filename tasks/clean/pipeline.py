@@ -32,6 +32,7 @@ import numpy as np
 
 from catloc.engines.base import BaseInpainter, HumanParser, Segmenter, TextDetector, TextRegion
 from catloc.imaging import dilate, largest_components, polygon_mask, share_inside
+from catloc.threads import run_beside, thread_map
 from catloc.tasks.clean.codes import code_mask, detect_codes
 from catloc.tasks.clean.decisions import (COMPOSITED, PRINTED, UNMEASURED, Decision, Finding, decide, is_unsure,
                                           tiled_watermarks)
@@ -120,13 +121,15 @@ def find_text_and_codes(image: np.ndarray, ocr: TextDetector, options: CleanOpti
     shape = image.shape[:2]
     backdrop = backdrop_colour(image)
     patterns = compile_promo(options.promo_lexicon, options.always_remove)
-    texts = [TextRegion(polygon, text, region.score) for region in ocr.detect(image)
+    regions, codes = run_beside(lambda: ocr.detect(image),  # the code detectors run beside the OCR engine
+                                lambda: detect_codes(image) if options.remove_qr else [])
+    texts = [TextRegion(polygon, text, region.score) for region in regions
              for text, polygon in split_mixed(region.text, region.polygon, patterns)]
-    codes = detect_codes(image) if options.remove_qr else []
     text_masks = [polygon_mask(shape, t.polygon) for t in texts]
     repeated = tiled_watermarks(texts, [0.0] * len(texts))
-    plates = [None if i in repeated else find_plate(image, m, backdrop) for i, m in enumerate(text_masks)]
-    code_masks = [code_mask(image, quad, backdrop) for _, quad in codes]
+    plates = thread_map(lambda i: None if i in repeated else find_plate(image, text_masks[i], backdrop),
+                        range(len(texts)))
+    code_masks = thread_map(lambda code: code_mask(image, code[1], backdrop), codes)
     return Detections(shape, backdrop, texts, text_masks, plates, codes, code_masks)
 
 
@@ -147,11 +150,14 @@ def place_on_product(image: np.ndarray, detections: Detections, inpainter: BaseI
     same way (:func:`_prints_cut_off`): painting it out can lose a small product. With a human ``parser``,
     each text's share on the parsed garments and accessories is a fact too.
     """
-    product = segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter)
+    product, open_backdrop = run_beside(  # the open backdrop does not depend on the product
+        lambda: segment_painted(image, dilate(detections.everything(), options.dilate_px), inpainter, segmenter,
+                                options.locate_side),
+        lambda: backdrop_reached_from_border(image, detections.backdrop))
     patterns = compile_promo(options.promo_lexicon, options.always_remove)
     texts, masks = detections.texts, detections.text_masks
     insides = [share_inside(m, product) for m in masks]
-    crossing, around = crosses_backdrop(image, detections, product, options)
+    crossing, around = crosses_backdrop(detections, product, open_backdrop, options)
     tiled = tiled_watermarks(texts, insides)
     promo = promo_on_lines([t.text for t in texts], [t.polygon for t in texts], patterns)
     unsure = [is_unsure(t.score, bool(promo[i]), i in tiled, options) for i, t in enumerate(texts)]
@@ -190,14 +196,14 @@ def rendering_verdict(cues: RenderingCues, options: CleanOptions) -> str:
     return PRINTED
 
 
-def crosses_backdrop(image: np.ndarray, detections: Detections, product: np.ndarray,
+def crosses_backdrop(detections: Detections, product: np.ndarray, open_backdrop: np.ndarray,
                      options: CleanOptions) -> tuple[list[bool], list[float]]:
     """Per text: whether it is laid over the photo, even where the product mask (made with it painted
-    out) grew into it -- without a plate: its box is at least ``on_backdrop`` open backdrop (backdrop
-    colour connected to the border) between its strokes; with one: less than ``edge_on_product`` of
-    the plate's surroundings lie on the product (a print stays on the product) -- and the share of
-    its box grown by half its height that is open backdrop."""
-    open_backdrop = backdrop_reached_from_border(image, detections.backdrop)
+    out) grew into it -- without a plate: its box is at least ``on_backdrop`` ``open_backdrop`` (bool
+    (H, W): backdrop colour connected to the border,
+    :func:`~tasks.clean.plates.backdrop_reached_from_border`) between its strokes; with one: less than
+    ``edge_on_product`` of the plate's surroundings lie on the product (a print stays on the product)
+    -- and the share of its box grown by half its height that is open backdrop."""
     crossing = [share_inside(m, open_backdrop) >= options.on_backdrop if p is None
                 else surroundings_on_product(p, product, options.dilate_px) < options.edge_on_product
                 for m, p in zip(detections.text_masks, detections.plates)]
@@ -223,7 +229,8 @@ def _prints_cut_off(image: np.ndarray, detections: Detections, insides: list[flo
               for p, c, u, inside in zip(printed_crossing, clear, unsure, insides)]
     if not any(second):
         return insides
-    product = segment_painted(image, _painted_but(detections, second, options), inpainter, segmenter)
+    product = segment_painted(image, _painted_but(detections, second, options), inpainter, segmenter,
+                              options.locate_side)
     return [max(inside, share_inside(m, product)) if s else inside
             for m, inside, s in zip(detections.text_masks, insides, second)]
 
@@ -233,7 +240,7 @@ def _main_body(image: np.ndarray, detections: Detections, unsure: list[bool], in
     """The product's largest part, located with every finding painted out but the unsure readings
     (and their plates)."""
     return largest_components(segment_painted(image, _painted_but(detections, unsure, options), inpainter,
-                                              segmenter))
+                                              segmenter, options.locate_side))
 
 
 def _painted_but(detections: Detections, left_in: list[bool], options: CleanOptions) -> np.ndarray:
