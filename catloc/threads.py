@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 ENV = "CATLOC_THREADS"
@@ -79,9 +79,19 @@ def thread_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return list(_shared_pool().map(_marked(fn), items))
 
 
-def run_beside(*calls: Callable[[], R]) -> list[R]:
-    """Each of ``calls`` (no arguments) run as :func:`thread_map` runs its items; their results in order."""
-    return thread_map(lambda call: call(), calls)
+def run_beside(first: Callable[[], R], *others: Callable[[], R]) -> list[R]:
+    """``[first(), *(call() for call in others)]``: ``first`` on the calling thread (its own
+    :func:`thread_map` calls still spread over the pool), ``others`` on the pool's threads meanwhile;
+    the plain sequence, as :func:`thread_map` falls back to it. An exception is raised once every call
+    has ended (``first``'s before the others')."""
+    if not others or image_threads() < 2 or getattr(_in_pool, "busy", False):
+        return [call() for call in (first, *others)]
+    futures = [_shared_pool().submit(_marked(lambda call: call()), call) for call in others]
+    try:
+        head = first()
+    finally:
+        wait(futures)
+    return [head, *(future.result() for future in futures)]
 
 
 def _shared_pool() -> ThreadPoolExecutor:

@@ -61,7 +61,10 @@ def test_thread_map_gives_the_plain_loop_s_results_on_the_photo_s_threads(monkey
 
     assert thread_map(slow_square, range(8)) == [x * x for x in range(8)]
     assert len(seen) == 2 and all(name.startswith("catloc-image") for name in seen)
-    assert run_beside(lambda: "a", lambda: "b") == ["a", "b"]
+    here = threading.current_thread().name
+    assert run_beside(lambda: threading.current_thread().name, lambda: "b") == [here, "b"]  # first: the caller's
+    with pytest.raises(ValueError, match="first"):
+        run_beside(lambda: (_ for _ in ()).throw(ValueError("first")), lambda: "b")
     nested = thread_map(lambda x: (threading.current_thread().name,
                                    {threading.current_thread().name for _ in thread_map(slow_square, range(3))}),
                         range(2))

@@ -94,13 +94,15 @@ def remove_overlay_text(image: np.ndarray, ocr: TextDetector, inpainter: BaseInp
     detections = find_text_and_codes(image, ocr, options)                                          # 1. find
     product, findings, cues = place_on_product(image, detections, inpainter, segmenter, options, parser)  # 2.
     decisions = [decide(finding, options) for finding in findings]                                 # 3. decide
-    layer = watermark_layer(image, detections, product, findings, decisions, options)              # 4. mask
-    remove, mask_kinds = removal_mask(image, detections, findings, decisions, options,
+    layer, regions = run_beside(                                                                   # 4. mask
+        lambda: watermark_layer(image, detections, product, findings, decisions, options),
+        lambda: removal_regions(image, detections, findings, decisions, options))
+    remove, mask_kinds = removal_mask(detections, findings, decisions, regions, options,
                                       None if layer is None else dilate(layer.mask, options.dilate_px + 3))
     tiled = [kind for kind, f in zip(mask_kinds, findings) if f.tiled and kind]
     if layer is not None and tiled.count("de-blended") < 0.5 * len(tiled):  # the layer missed the tiles OCR read
         layer = None
-        remove, mask_kinds = removal_mask(image, detections, findings, decisions, options)
+        remove, mask_kinds = removal_mask(detections, findings, decisions, regions, options)
     deblended = image if layer is None else deblend(image, layer)
     cleaned = inpainter.inpaint(deblended, remove)                                                 # 5. inpaint
     kept = kept_text(detections, decisions)
@@ -275,31 +277,43 @@ def watermark_layer(image: np.ndarray, detections: Detections, product: np.ndarr
     return estimate_watermark(image, [detections.texts[i] for i in tiles], product, others)
 
 
-def removal_mask(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
-                 options: CleanOptions, deblended: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-    """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers (``plate``,
-    ``strokes``, ``strokes on texture``, ``box``; ``de-blended`` for a tiled watermark's reading whose
-    strokes lie (70% or more) in the ``deblended`` layer (bool (H, W)), which is then not masked;
-    ``""`` if kept).
+def removal_regions(image: np.ndarray, detections: Detections, findings: list[Finding], decisions: list[Decision],
+                    options: CleanOptions) -> list[tuple[np.ndarray, str] | None]:
+    """Step 4, per text: ``None`` if kept, else the pixels its removal covers (bool (H, W)) and their
+    kind: its plate grown by ``dilate_px`` (``plate``), or else its strokes grown by half a stroke
+    width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`: ``strokes``, ``strokes on
+    texture``, ``box``). They depend on the photo and the decisions alone, so they are worked out
+    beside the watermark's layer, the texts on the photo's threads."""
+    def region(i: int) -> tuple[np.ndarray, str] | None:
+        if decisions[i].keep:
+            return None
+        if findings[i].has_plate:
+            return dilate(detections.plates[i], options.dilate_px), "plate"
+        return stroke_mask(image, detections.text_masks[i], options.dilate_px)
+    return thread_map(region, range(len(findings)))
 
-    A removed text's mask is its plate grown by ``dilate_px``, or else its strokes grown by half a
-    stroke width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`). Protected text
-    (kept product text read with confidence) is then taken out: where a watermark crosses a
-    print, better a trace of the watermark than a print with letters wiped out. Codes are added
-    last (grown by ``dilate_px``), protected text or not.
+
+def removal_mask(detections: Detections, findings: list[Finding], decisions: list[Decision],
+                 regions: list[tuple[np.ndarray, str] | None], options: CleanOptions,
+                 deblended: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Step 4: the pixels to inpaint (bool (H, W)) and, per text, what its mask covers: the kind of its
+    :func:`removal_regions` ``regions``, ``de-blended`` for a tiled watermark's reading whose region lies
+    (70% or more) in the ``deblended`` layer (bool (H, W)), which is then not masked, ``""`` if kept.
+
+    Protected text (kept product text read with confidence) is taken out of the union: where a
+    watermark crosses a print, better a trace of the watermark than a print with letters wiped out.
+    Codes are added last (grown by ``dilate_px``), protected text or not.
     """
     remove, protected = np.zeros(detections.shape, bool), np.zeros(detections.shape, bool)
     kinds = []
-    for finding, decision, mask, plate in zip(findings, decisions, detections.text_masks, detections.plates):
+    for finding, decision, mask, removal in zip(findings, decisions, detections.text_masks, regions):
         kind = ""
-        if not decision.keep:
-            if finding.has_plate:
-                region, kind = dilate(plate, options.dilate_px), "plate"
-            else:
-                region, kind = stroke_mask(image, mask, options.dilate_px)
+        if removal is not None:
+            region, kind = removal
             if finding.tiled and deblended is not None and share_inside(region, deblended) >= 0.7:
-                region, kind = np.zeros_like(region), "de-blended"
-            remove |= region
+                kind = "de-blended"
+            else:
+                remove |= region
         elif decision.protect:
             protected |= mask
         kinds.append(kind)
