@@ -262,7 +262,7 @@ def test_exemplar_fill_of_a_large_hole_continues_an_edge_when_asked():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(1, 4), (2, 6, 3), (9, 30, 20), (31, 40, 3)])
+@pytest.mark.parametrize("shape", [(1, 4), (2, 6, 3), (9, 30, 20), (31, 40, 3), (24, 90, 120)])  # the last: split on threads
 def test_nanmedian_first_axis_equals_numpys(dtype, shape):
     rng = np.random.default_rng(sum(shape))
     values = (rng.normal(size=shape) * 100).astype(dtype)

@@ -514,16 +514,20 @@ def aligned(hp: np.ndarray, corners: list[tuple[int, int]], template: np.ndarray
     lattice land there, to a pixel); and whether each was placed by its own match."""
     h, w = template.shape
     support = strong_support(template, np.ones((h, w), np.uint8)).astype(np.float32)
-    moved, strong = [], []
-    for r, c in corners:
+
+    def best_match(corner: tuple[int, int]) -> tuple[tuple[int, int], bool]:
+        r, c = corner
         area = crop(hp, r - reach, c - reach, (h + 2 * reach, w + 2 * reach), 0.0)
         with np.errstate(all="ignore"):
             score = np.abs(cv2.matchTemplate(area, template, cv2.TM_CCORR_NORMED, mask=support))
         score[~(score <= 1.001)] = 0.0
         dr, dc = np.unravel_index(int(score.argmax()), score.shape)
-        strong.append(bool(score[dr, dc] >= STRONG_MATCH))
-        moved.append((r + int(dr) - reach, c + int(dc) - reach) if strong[-1] else (r, c))
-    pts, strong = np.asarray(moved, np.float64), np.asarray(strong)
+        is_strong = bool(score[dr, dc] >= STRONG_MATCH)
+        return ((r + int(dr) - reach, c + int(dc) - reach) if is_strong else (r, c)), is_strong
+
+    matches = thread_map(best_match, corners)  # each tile alone, on the photo's threads
+    moved = [m for m, _ in matches]
+    pts, strong = np.asarray(moved, np.float64), np.asarray([s for _, s in matches])
     coords = np.round(np.linalg.solve(basis.T, (pts - pts[0]).T).T)
     design = np.column_stack([np.ones(len(pts)), coords])
     if strong.sum() < 4 or np.linalg.matrix_rank(design[strong]) < 3:
