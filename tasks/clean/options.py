@@ -30,7 +30,7 @@ class CleanOptions:
     """A text box at least this share inside the product is product text."""
     dilate_px: int = 4
     """Growth of every removal mask beyond the strokes or plate it covers (px)."""
-    locate_side: int = 256
+    locate_side: int = 320
     """The product is located (to judge what lies on it) on a copy of the photo at this longer side (px)."""
     remove_qr: bool = True
     """Look for QR codes and barcodes (and remove them, with their quiet zone and plate)."""
