@@ -56,8 +56,9 @@ def apply_library_threads() -> None:
 # ---------------------------------------------------------------- one photo's work on several cores
 
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _pool_lock = threading.Lock()
-_in_pool = threading.local()
+_in_pool = threading.local()  # .busy: set in the pool's own threads
 
 
 def image_threads() -> int:
@@ -74,9 +75,9 @@ def thread_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     call reads. With one thread, one item, or when called from one of the pool's own threads (no
     nesting: a pool thread waiting on the pool could wait for ever), it *is* the plain loop."""
     items = list(items)
-    if len(items) < 2 or image_threads() < 2 or getattr(_in_pool, "busy", False):
+    if len(items) < 2 or _sequential():
         return [fn(x) for x in items]
-    return list(_shared_pool().map(_marked(fn), items))
+    return list(_shared_pool().map(fn, items))
 
 
 def run_beside(first: Callable[[], R], *others: Callable[[], R]) -> list[R]:
@@ -84,9 +85,9 @@ def run_beside(first: Callable[[], R], *others: Callable[[], R]) -> list[R]:
     :func:`thread_map` calls still spread over the pool), ``others`` on the pool's threads meanwhile;
     the plain sequence, as :func:`thread_map` falls back to it. An exception is raised once every call
     has ended (``first``'s before the others')."""
-    if not others or image_threads() < 2 or getattr(_in_pool, "busy", False):
+    if not others or _sequential():
         return [call() for call in (first, *others)]
-    futures = [_shared_pool().submit(_marked(lambda call: call()), call) for call in others]
+    futures = [_shared_pool().submit(call) for call in others]
     try:
         head = first()
     finally:
@@ -94,16 +95,22 @@ def run_beside(first: Callable[[], R], *others: Callable[[], R]) -> list[R]:
     return [head, *(future.result() for future in futures)]
 
 
+def _sequential() -> bool:
+    return image_threads() < 2 or getattr(_in_pool, "busy", False)
+
+
 def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
+    """The process's pool of :func:`image_threads` threads (made again, the old one let go, when that changes)."""
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers != image_threads():
-            _pool = ThreadPoolExecutor(max_workers=image_threads(), thread_name_prefix="catloc-image")
+        if _pool is None or _pool_size != image_threads():
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool_size = image_threads()
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="catloc-image",
+                                       initializer=_mark_pool_thread)
         return _pool
 
 
-def _marked(fn: Callable[[T], R]) -> Callable[[T], R]:
-    def call(x: T) -> R:
-        _in_pool.busy = True
-        return fn(x)
-    return call
+def _mark_pool_thread() -> None:
+    _in_pool.busy = True

@@ -282,15 +282,12 @@ def removal_regions(image: np.ndarray, detections: Detections, findings: list[Fi
     """Step 4, per text: ``None`` if kept, else the pixels its removal covers (bool (H, W)) and their
     kind: its plate grown by ``dilate_px`` (``plate``), or else its strokes grown by half a stroke
     width plus ``dilate_px`` (:func:`~tasks.clean.plates.stroke_mask`: ``strokes``, ``strokes on
-    texture``, ``box``). They depend on the photo and the decisions alone, so they are worked out
-    beside the watermark's layer, the texts on the photo's threads."""
-    def region(i: int) -> tuple[np.ndarray, str] | None:
-        if decisions[i].keep:
-            return None
-        if findings[i].has_plate:
-            return dilate(detections.plates[i], options.dilate_px), "plate"
-        return stroke_mask(image, detections.text_masks[i], options.dilate_px)
-    return thread_map(region, range(len(findings)))
+    texture``, ``box``). They depend on the photo and the decisions alone, so
+    :func:`remove_overlay_text` works them out beside the watermark's layer."""
+    return [None if decision.keep else
+            (dilate(plate, options.dilate_px), "plate") if finding.has_plate else
+            stroke_mask(image, mask, options.dilate_px)
+            for finding, decision, mask, plate in zip(findings, decisions, detections.text_masks, detections.plates)]
 
 
 def removal_mask(detections: Detections, findings: list[Finding], decisions: list[Decision],
