@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import re
 import sys
@@ -167,9 +168,20 @@ def run_case(args, engines, options, category: str, name: str, clean: np.ndarray
     case = {"category": category, "name": name, "size": [w, h], "seconds": round(seconds, 3),
             "seconds_1024": round(seconds * per_1024, 3), "cpu_seconds": round(cpu, 3),
             "cpu_seconds_1024": round(cpu * per_1024, 3), "load": load,
+            "output_hash": output_hash(result),
             **({"profile": clock.record(per_1024)} if clock else {}),
             **judge(ocr, base, image, result.cleaned, result.removed_mask | result.deblended_mask, items)}
     return case, (image, result, items)
+
+
+def output_hash(result) -> str:
+    """MD5 of everything the clean call returned (images, masks, report): two ``--json`` files of the
+    same inputs tell which photos a code change altered, to the bit."""
+    digest = hashlib.md5()
+    for array in (result.cleaned, result.removed_mask, result.product_mask, result.deblended_mask):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(json.dumps(result.report, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def case_line(i: int, total: str, case: dict) -> str:
